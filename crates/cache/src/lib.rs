@@ -21,7 +21,7 @@ mod writer;
 pub use manifest::{
     CacheManifest, ErrorRecord, ItemRecord, ModelStamp, PartId, ShardInfo, FORMAT_VERSION,
 };
-pub use parts::{merge, status, MergeReport, PartState, PartStatus};
+pub use parts::{hostname, merge, status, MergeReport, PartState, PartStatus, STALE_CLAIM_SECS};
 pub use reader::Cache;
 pub use writer::{CacheWriter, DoneIndex, ItemKey};
 

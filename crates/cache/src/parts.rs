@@ -42,7 +42,7 @@ impl Claim {
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Ok(existing) = serde_json::from_str::<ClaimFile>(&text) {
                 let age = now().saturating_sub(existing.heartbeat);
-                if existing.owner != owner && age < STALE_CLAIM_SECS {
+                if existing.owner != owner && age < STALE_CLAIM_SECS && !dead_local_owner(&existing.owner) {
                     return Err(CacheError::Parts {
                         dir: root.to_path_buf(),
                         reason: format!(
@@ -79,6 +79,24 @@ impl Claim {
     pub(crate) fn release(self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// The host name, as used in claim owners (`HOST:PID` for runs outside an engine).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A `HOST:PID` owner on this host whose process is gone: its claim is void.
+fn dead_local_owner(owner: &str) -> bool {
+    let Some((host, pid)) = owner.rsplit_once(':') else {
+        return false;
+    };
+    host == hostname() && pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists()
 }
 
 /// An unpartitioned run into a directory that already holds parts is refused.

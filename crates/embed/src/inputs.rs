@@ -1,0 +1,290 @@
+//! Listing a corpus: image files and folders, or text files (`.txt`, `.jsonl`, `.csv`).
+//!
+//! Images in a class-per-folder layout (`root/CLASS/img.png`) get `CLASS` as their
+//! label; a labels file (CSV `id,label` or JSONL `{"id", "label"}`) overrides it.
+//! Problems found while listing (an unreadable folder, a JSON line that does not
+//! parse, an empty text) become error records, not a failed run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use graft_cache::ErrorRecord;
+
+use crate::error::{io_err, EmbedError, Result};
+
+/// Image file extensions Graft lists (case-insensitive).
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+
+/// One input item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// The path as given (images) or the given / generated id (texts).
+    pub id: String,
+    /// Where its content is.
+    pub source: ItemSource,
+    /// Labels by task name; the default task is `label`.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Where an item's content is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemSource {
+    /// An image file, with the size and modification time seen when listing.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Size in bytes.
+        size: u64,
+        /// Modification time, seconds since the epoch.
+        mtime: i64,
+    },
+    /// A text.
+    Text(String),
+}
+
+/// A corpus listing: the items and the inputs that could not be listed.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Items in a stable order.
+    pub items: Vec<Item>,
+    /// Problems found while listing.
+    pub errors: Vec<ErrorRecord>,
+    /// Label fields (tasks) seen; the first is the default.
+    pub tasks: Vec<String>,
+}
+
+/// Field names for `.jsonl` and `.csv` text inputs.
+#[derive(Debug, Clone)]
+pub struct TextFields {
+    /// The field holding the text.
+    pub text: String,
+    /// Label fields (one task each).
+    pub labels: Vec<String>,
+    /// The id field; without it ids are `FILE:LINE`.
+    pub id: Option<String>,
+}
+
+impl Default for TextFields {
+    fn default() -> Self {
+        TextFields { text: "text".into(), labels: Vec::new(), id: None }
+    }
+}
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+fn file_item(id: String, path: &Path, label: Option<String>) -> std::result::Result<Item, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut labels = BTreeMap::new();
+    if let Some(l) = label {
+        labels.insert("label".to_string(), l);
+    }
+    Ok(Item { id, source: ItemSource::File { path: path.to_path_buf(), size: meta.len(), mtime }, labels })
+}
+
+/// Lists image files under `inputs` (files or folders, recursive, sorted).
+pub fn list_images(inputs: &[PathBuf], labels_file: Option<&Path>) -> Result<Listing> {
+    let mut listing = Listing::default();
+    for input in inputs {
+        if input.is_file() {
+            match file_item(input.display().to_string(), input, None) {
+                Ok(item) => listing.items.push(item),
+                Err(reason) => listing.errors.push(ErrorRecord { id: input.display().to_string(), reason }),
+            }
+            continue;
+        }
+        if !input.is_dir() {
+            return Err(EmbedError::Invalid(format!("{}: no such file or directory", input.display())));
+        }
+        for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    let id = e.path().map_or_else(|| input.display().to_string(), |p| p.display().to_string());
+                    listing.errors.push(ErrorRecord { id, reason: format!("cannot list: {e}") });
+                    continue;
+                }
+            };
+            if !entry.file_type().is_file() || !is_image(entry.path()) {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(input).unwrap_or(entry.path());
+            let label = match rel.parent().map(|p| p.components().count()) {
+                Some(1) => rel.parent().map(|p| p.display().to_string()),
+                _ => None,
+            };
+            let id = entry.path().display().to_string();
+            match file_item(id.clone(), entry.path(), label) {
+                Ok(item) => listing.items.push(item),
+                Err(reason) => listing.errors.push(ErrorRecord { id, reason }),
+            }
+        }
+    }
+    if let Some(file) = labels_file {
+        let labels = read_labels_file(file)?;
+        for item in &mut listing.items {
+            if let Some(l) = labels.get(&item.id) {
+                item.labels.insert("label".into(), l.clone());
+            }
+        }
+    }
+    if listing.items.iter().any(|i| !i.labels.is_empty()) {
+        listing.tasks = vec!["label".into()];
+    }
+    Ok(listing)
+}
+
+/// Reads an id -> label file: CSV with `id,label` columns, or JSONL objects.
+pub fn read_labels_file(path: &Path) -> Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let bad = |line: usize, why: String| EmbedError::Invalid(format!("{}:{line}: {why}", path.display()));
+    let mut map = HashMap::new();
+    if path.extension().is_some_and(|e| e == "jsonl" || e == "json") {
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
+            let id = v.get("id").map(json_str).ok_or_else(|| bad(i + 1, "no `id` field".into()))?;
+            let label = v.get("label").map(json_str).ok_or_else(|| bad(i + 1, "no `label` field".into()))?;
+            map.insert(id, label);
+        }
+    } else {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
+        let col = |name: &str| headers.iter().position(|h| h == name);
+        let (Some(idc), Some(lc)) = (col("id"), col("label")) else {
+            return Err(bad(1, "expected a header with `id` and `label` columns".into()));
+        };
+        for (i, rec) in reader.records().enumerate() {
+            let rec = rec.map_err(|e| bad(i + 2, e.to_string()))?;
+            map.insert(rec.get(idc).unwrap_or_default().to_string(), rec.get(lc).unwrap_or_default().to_string());
+        }
+    }
+    Ok(map)
+}
+
+fn json_str(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Lists texts from `.txt` (one per line), `.jsonl` and `.csv` files.
+pub fn list_texts(inputs: &[PathBuf], fields: &TextFields) -> Result<Listing> {
+    let mut listing = Listing { tasks: fields.labels.clone(), ..Default::default() };
+    for path in inputs {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        match ext.as_str() {
+            "jsonl" | "ndjson" => list_jsonl(path, fields, &mut listing)?,
+            "csv" | "tsv" => list_csv(path, fields, ext == "tsv", &mut listing)?,
+            _ => list_txt(path, &mut listing)?,
+        }
+    }
+    Ok(listing)
+}
+
+fn push_text(listing: &mut Listing, id: String, text: String, labels: BTreeMap<String, String>) {
+    if text.trim().is_empty() {
+        listing.errors.push(ErrorRecord { id, reason: "empty text".into() });
+    } else {
+        listing.items.push(Item { id, source: ItemSource::Text(text), labels });
+    }
+}
+
+fn list_txt(path: &Path, listing: &mut Listing) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
+        let line = line.map_err(io_err(path))?;
+        let id = format!("{}:{}", path.display(), i + 1);
+        match String::from_utf8(line) {
+            Ok(text) if text.trim().is_empty() => {}
+            Ok(text) => push_text(listing, id, text.trim_end_matches('\r').to_string(), BTreeMap::new()),
+            Err(_) => listing.errors.push(ErrorRecord { id, reason: "not valid UTF-8".into() }),
+        }
+    }
+    Ok(())
+}
+
+fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
+        let line = line.map_err(io_err(path))?;
+        let fallback_id = format!("{}:{}", path.display(), i + 1);
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_slice(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                listing.errors.push(ErrorRecord { id: fallback_id, reason: format!("invalid JSON: {e}") });
+                continue;
+            }
+        };
+        let id = fields.id.as_ref().and_then(|f| value.get(f)).map_or(fallback_id, json_str);
+        let Some(text) = value.get(&fields.text).and_then(|t| t.as_str()) else {
+            listing.errors.push(ErrorRecord { id, reason: format!("no string field `{}`", fields.text) });
+            continue;
+        };
+        let labels = fields
+            .labels
+            .iter()
+            .filter_map(|f| value.get(f).filter(|v| !v.is_null()).map(|v| (f.clone(), json_str(v))))
+            .collect();
+        push_text(listing, id, text.to_string(), labels);
+    }
+    Ok(())
+}
+
+fn list_csv(path: &Path, fields: &TextFields, tabs: bool, listing: &mut Listing) -> Result<()> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(if tabs { b'\t' } else { b',' })
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| EmbedError::Invalid(format!("{}: {e}", path.display())))?;
+    let headers = reader.headers().map_err(|e| EmbedError::Invalid(format!("{}: {e}", path.display())))?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let text_col = col(&fields.text).ok_or_else(|| {
+        EmbedError::Invalid(format!(
+            "{}: no column `{}` (columns: {}); pass --text-field",
+            path.display(),
+            fields.text,
+            headers.iter().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    let id_col = fields.id.as_deref().and_then(col);
+    let label_cols: Vec<(String, Option<usize>)> = fields.labels.iter().map(|l| (l.clone(), col(l))).collect();
+    for (i, rec) in reader.byte_records().enumerate() {
+        let fallback_id = format!("{}:{}", path.display(), i + 2);
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                listing.errors.push(ErrorRecord { id: fallback_id, reason: format!("invalid CSV row: {e}") });
+                continue;
+            }
+        };
+        let get = |c: usize| rec.get(c).map(|b| String::from_utf8_lossy(b).into_owned());
+        let id = id_col.and_then(get).unwrap_or(fallback_id);
+        let Some(text) = rec.get(text_col).map(|b| String::from_utf8(b.to_vec())) else {
+            listing.errors.push(ErrorRecord { id, reason: "row has no text column".into() });
+            continue;
+        };
+        let Ok(text) = text else {
+            listing.errors.push(ErrorRecord { id, reason: "not valid UTF-8".into() });
+            continue;
+        };
+        let labels = label_cols
+            .iter()
+            .filter_map(|(name, c)| c.and_then(get).filter(|v| !v.is_empty()).map(|v| (name.clone(), v)))
+            .collect();
+        push_text(listing, id, text, labels);
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Turning raw inputs into model tensors, exactly as a manifest says.
+
+pub mod image;
+pub mod text;
+
+pub use self::image::{ImagePreprocessor, PreparedImage};
+pub use self::text::{TextBatch, TextPreprocessor};
