@@ -38,6 +38,17 @@ fn now() -> u64 {
 
 impl Claim {
     pub(crate) fn acquire(root: &Path, part: PartId, owner: &str) -> Result<Self> {
+        if let Some((other, _)) = part_dirs(root)?.into_iter().find(|(id, _)| id.count != part.count) {
+            return Err(CacheError::Parts {
+                dir: root.to_path_buf(),
+                reason: format!(
+                    "this directory holds a run split into {} parts ({}), not {}; every task must be given the same N",
+                    other.count,
+                    other.dir_name(),
+                    part.count
+                ),
+            });
+        }
         let path = root.join(part.dir_name()).join("claim.json");
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Ok(existing) = serde_json::from_str::<ClaimFile>(&text) {

@@ -104,7 +104,9 @@ fn run_tool(cmd: &mut Command, what: &str, fix: &str) -> Result<String> {
     let tool = format!("{:?}", cmd.get_program());
     let out = cmd.output().map_err(|e| EmbedError::Tool {
         tool: tool.clone(),
-        reason: format!("cannot run it ({e}); {fix}"),
+        reason: format!(
+            "cannot run it ({e}); install Python with pip (apt-get install -y python3 python3-pip python3-venv) or point GRAFT_PYTHON at one"
+        ),
     })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
