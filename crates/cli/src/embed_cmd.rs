@@ -9,7 +9,7 @@ use graft_cache::PartId;
 use graft_embed::backbone::LoadOptions;
 use graft_embed::device::{GpuOptions, ShapeProfile};
 use graft_embed::inputs::{list_images, list_texts, TextFields};
-use graft_embed::manifest::{ModelManifest, Modality};
+use graft_embed::manifest::{ModelManifest, Modality, ResizeMode};
 use graft_embed::pipeline::{embed_to_cache, EmbedOptions, Progress};
 use graft_embed::preprocess::TextPreprocessor;
 use graft_embed::{Backbone, Device, GraftHome};
@@ -104,6 +104,10 @@ pub struct EmbedArgs {
     /// With `--part auto` under Kubernetes: the number of parts (or GRAFT_PARTS).
     #[arg(long, env = "GRAFT_PARTS")]
     parts: Option<u32>,
+    /// Images: override the manifest's resize (`stretch` keeps whole small or centred
+    /// images such as Fashion-MNIST; `shorter-crop` is the usual ImageNet eval crop).
+    #[arg(long, value_parser = ["stretch", "shorter-crop"])]
+    resize: Option<String>,
     /// Start the cache again if it was made with another model or preprocessing.
     #[arg(long)]
     force: bool,
@@ -171,7 +175,13 @@ impl Progress for Bar {
 
 pub fn embed(args: EmbedArgs, ort_lib: Option<PathBuf>) -> Result<u8> {
     let home = GraftHome::from_env();
-    let manifest = ModelManifest::resolve(&args.model)?;
+    let mut manifest = ModelManifest::resolve(&args.model)?;
+    if let (Some(resize), Some(image)) = (&args.resize, manifest.image.as_mut()) {
+        image.resize = if resize == "stretch" { ResizeMode::Stretch } else { ResizeMode::ShorterCrop };
+        if image.resize == ResizeMode::ShorterCrop && image.resize_shorter.is_none() {
+            image.resize_shorter = Some(image.size[0].max(image.size[1]));
+        }
+    }
     let (part, owner) = match &args.part {
         Some(spec) => {
             let (p, o) = resolve_part(spec, args.parts, &|k| std::env::var(k).ok())?;
