@@ -9,7 +9,19 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn embed_images(out: &Path, input: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["embed", "--model", "efficientnet-lite0", "--device", "cpu", "--json", "--batch-size", "8", "--shard-rows", "16", "--out"];
+    let mut args = vec![
+        "embed",
+        "--model",
+        "efficientnet-lite0",
+        "--device",
+        "cpu",
+        "--json",
+        "--batch-size",
+        "8",
+        "--shard-rows",
+        "16",
+        "--out",
+    ];
     args.push(out.to_str().unwrap());
     args.extend_from_slice(extra);
     args.push(input.to_str().unwrap());
@@ -25,19 +37,41 @@ fn bad_files_are_skipped_and_reported_not_fatal() {
     let full = std::fs::read(data.join("reds/000.png")).unwrap();
     std::fs::write(data.join("reds/truncated.png"), &full[..full.len() / 3]).unwrap();
     std::fs::write(data.join("reds/empty.jpg"), b"").unwrap();
-    std::fs::write(data.join("blues/noise.webp"), (0..5000u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>()).unwrap();
-    std::fs::write(data.join("blues/notes.png"), b"this is a text file with a png name").unwrap();
-    std::fs::write(data.join("README.txt"), b"not listed: not an image extension").unwrap();
+    std::fs::write(
+        data.join("blues/noise.webp"),
+        (0..5000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("blues/notes.png"),
+        b"this is a text file with a png name",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("README.txt"),
+        b"not listed: not an image extension",
+    )
+    .unwrap();
     let out_dir = tmp.path().join("cache");
     let out = embed_images(&out_dir, &data, &[]);
-    assert_eq!(out.status.code(), Some(3), "some inputs failed: documented exit code 3\n{}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "some inputs failed: documented exit code 3\n{}",
+        text(&out)
+    );
     let s = summary(&out);
     assert_eq!(s["embedded"], 12, "{s}");
     assert_eq!(s["failed"], 4, "{s}");
     let errors = std::fs::read_to_string(out_dir.join("errors.jsonl")).unwrap();
     assert_eq!(errors.lines().count(), 4, "{errors}");
     for name in ["truncated.png", "empty.jpg", "noise.webp", "notes.png"] {
-        let line = errors.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("{name} not reported: {errors}"));
+        let line = errors
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} not reported: {errors}"));
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(!v["reason"].as_str().unwrap().is_empty());
     }
@@ -45,9 +79,14 @@ fn bad_files_are_skipped_and_reported_not_fatal() {
     // The cache reads back: 12 rows of 1280 floats, labels from the folders.
     let rows = cache_rows(&out_dir);
     assert_eq!(rows.len(), 12);
-    assert!(rows.iter().all(|(_, f)| f.len() == 1280 && f.iter().all(|v| v.is_finite())));
+    assert!(rows
+        .iter()
+        .all(|(_, f)| f.len() == 1280 && f.iter().all(|v| v.is_finite())));
     let items = std::fs::read_to_string(out_dir.join("items-00000.jsonl")).unwrap();
-    assert!(items.contains("\"label\":\"reds\"") && items.contains("\"hash\""), "{items}");
+    assert!(
+        items.contains("\"label\":\"reds\"") && items.contains("\"hash\""),
+        "{items}"
+    );
     // Same images, same features: a rerun embeds nothing.
     let again = summary(&embed_images(&out_dir, &data, &[]));
     assert_eq!(again["embedded"], 0, "{again}");
@@ -68,7 +107,20 @@ fn killed_run_resumes_and_grown_corpus_embeds_only_new_items() {
     // Kill -9 once the first shard is committed, then rerun the same command.
     let cache = tmp.path().join("cache");
     let mut child = graft()
-        .args(["embed", "--model", "efficientnet-lite0", "--device", "cpu", "--batch-size", "8", "--shard-rows", "16", "--threads", "1", "--out"])
+        .args([
+            "embed",
+            "--model",
+            "efficientnet-lite0",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "8",
+            "--shard-rows",
+            "16",
+            "--threads",
+            "1",
+            "--out",
+        ])
         .arg(&cache)
         .arg(&data)
         .stdout(std::process::Stdio::null())
@@ -91,10 +143,16 @@ fn killed_run_resumes_and_grown_corpus_embeds_only_new_items() {
     let status = child.wait().unwrap();
     assert!(!status.success(), "the run should have been killed mid-way");
     let resumed = summary(&embed_images(&cache, &data, &[]));
-    assert!(resumed["skipped"].as_u64().unwrap() >= 16, "committed shards are not recomputed: {resumed}");
+    assert!(
+        resumed["skipped"].as_u64().unwrap() >= 16,
+        "committed shards are not recomputed: {resumed}"
+    );
     assert_eq!(resumed["rows"], 80, "{resumed}");
     let diff = max_abs_diff(&cache_rows(&reference), &cache_rows(&cache));
-    assert!(diff <= 1e-5, "resumed cache differs from a clean run by {diff}");
+    assert!(
+        diff <= 1e-5,
+        "resumed cache differs from a clean run by {diff}"
+    );
 
     // Grow the corpus: only the new items are embedded.
     write_images(&data, 3, 100);
@@ -104,15 +162,29 @@ fn killed_run_resumes_and_grown_corpus_embeds_only_new_items() {
     assert_eq!(grown["rows"], 86, "{grown}");
     // A changed file is re-embedded and replaces its old row.
     let changed = data.join("reds/005.png");
-    image::RgbImage::from_pixel(30, 30, image::Rgb([1, 250, 1])).save(&changed).unwrap();
+    image::RgbImage::from_pixel(30, 30, image::Rgb([1, 250, 1]))
+        .save(&changed)
+        .unwrap();
     let after = summary(&embed_images(&cache, &data, &[]));
     assert_eq!(after["embedded"], 1, "{after}");
     assert_eq!(after["rows"], 86, "{after}");
     let ids: Vec<String> = cache_rows(&cache).into_iter().map(|(id, _)| id).collect();
-    assert_eq!(ids.iter().filter(|id| id.ends_with("reds/005.png")).count(), 1);
+    assert_eq!(
+        ids.iter().filter(|id| id.ends_with("reds/005.png")).count(),
+        1
+    );
 
     // The cache was made with EfficientNet: another model is refused unless --force.
-    let other = run(&["embed", "--model", "all-minilm-l6-v2", "--device", "cpu", "--out", cache.to_str().unwrap(), data.join("reds/000.png").to_str().unwrap()]);
+    let other = run(&[
+        "embed",
+        "--model",
+        "all-minilm-l6-v2",
+        "--device",
+        "cpu",
+        "--out",
+        cache.to_str().unwrap(),
+        data.join("reds/000.png").to_str().unwrap(),
+    ]);
     assert!(!other.status.success());
 }
 
@@ -136,7 +208,19 @@ fn parts_merge_to_the_single_machine_result() {
     // Kubernetes: the same command with JOB_COMPLETION_INDEX; part 1 is already done.
     let k8s = graft()
         .env("JOB_COMPLETION_INDEX", "1")
-        .args(["embed", "--model", "efficientnet-lite0", "--device", "cpu", "--json", "--part", "auto", "--parts", "3", "--out"])
+        .args([
+            "embed",
+            "--model",
+            "efficientnet-lite0",
+            "--device",
+            "cpu",
+            "--json",
+            "--part",
+            "auto",
+            "--parts",
+            "3",
+            "--out",
+        ])
         .arg(&shared)
         .arg(&data)
         .output()
@@ -149,8 +233,13 @@ fn parts_merge_to_the_single_machine_result() {
     let merge = run(&["cache", "merge", shared.to_str().unwrap()]);
     assert!(merge.status.success(), "{}", text(&merge));
     let diff = max_abs_diff(&cache_rows(&single), &cache_rows(&shared));
-    assert!(diff <= 1e-5, "merged parts differ from the single run by {diff}");
-    assert!(run(&["cache", "verify", shared.to_str().unwrap()]).status.success());
+    assert!(
+        diff <= 1e-5,
+        "merged parts differ from the single run by {diff}"
+    );
+    assert!(run(&["cache", "verify", shared.to_str().unwrap()])
+        .status
+        .success());
     // A different part count cannot join the same directory.
     let clash = embed_images(&shared, &data, &["--part", "0/2"]);
     assert!(!clash.status.success());
@@ -164,9 +253,15 @@ fn texts_from_jsonl_with_labels_and_bad_lines() {
     let mut lines = Vec::new();
     for i in 0..30 {
         let (topic, text) = if i % 2 == 0 {
-            ("sport", format!("The team won match {i} after a late goal in extra time."))
+            (
+                "sport",
+                format!("The team won match {i} after a late goal in extra time."),
+            )
         } else {
-            ("markets", format!("Shares fell {i} percent as investors sold bank stocks."))
+            (
+                "markets",
+                format!("Shares fell {i} percent as investors sold bank stocks."),
+            )
         };
         lines.push(serde_json::json!({"id": format!("doc{i}"), "body": text, "topic": topic, "lang": "en"}).to_string());
     }
@@ -176,20 +271,49 @@ fn texts_from_jsonl_with_labels_and_bad_lines() {
     std::fs::write(&input, lines.join("\n")).unwrap();
     let out_dir = tmp.path().join("cache");
     let out = run(&[
-        "embed", "--model", "all-minilm-l6-v2", "--device", "cpu", "--json", "--text-field", "body", "--label-field", "topic,lang", "--id-field", "id",
-        "--out", out_dir.to_str().unwrap(), input.to_str().unwrap(),
+        "embed",
+        "--model",
+        "all-minilm-l6-v2",
+        "--device",
+        "cpu",
+        "--json",
+        "--text-field",
+        "body",
+        "--label-field",
+        "topic,lang",
+        "--id-field",
+        "id",
+        "--out",
+        out_dir.to_str().unwrap(),
+        input.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let s = summary(&out);
-    assert_eq!((s["embedded"].as_u64(), s["failed"].as_u64()), (Some(30), Some(3)), "{s}");
+    assert_eq!(
+        (s["embedded"].as_u64(), s["failed"].as_u64()),
+        (Some(30), Some(3)),
+        "{s}"
+    );
     assert!(s["tokens_per_sec"].as_f64().unwrap() > 0.0);
     let rows = cache_rows(&out_dir);
     let norm: f32 = rows[0].1.iter().map(|v| v * v).sum::<f32>().sqrt();
-    assert!((norm - 1.0).abs() < 1e-4, "MiniLM features are L2-normalised: {norm}");
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        (norm - 1.0).abs() < 1e-4,
+        "MiniLM features are L2-normalised: {norm}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["tasks"], serde_json::json!(["topic", "lang"]));
     let items = std::fs::read_to_string(out_dir.join("items-00000.jsonl")).unwrap();
-    assert!(items.contains("\"label\":\"sport\"") && items.contains("\"lang\":\"en\""), "{items}");
+    assert!(
+        items.contains("\"label\":\"sport\"") && items.contains("\"lang\":\"en\""),
+        "{items}"
+    );
     let errors = std::fs::read_to_string(out_dir.join("errors.jsonl")).unwrap();
-    assert!(errors.contains("invalid JSON") && errors.contains("empty text") && errors.contains("no string field `body`"), "{errors}");
+    assert!(
+        errors.contains("invalid JSON")
+            && errors.contains("empty text")
+            && errors.contains("no string field `body`"),
+        "{errors}"
+    );
 }

@@ -20,7 +20,16 @@ fn image_caches() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
         let mut caches = Vec::new();
         for (name, dir) in [("train-cache", &train_dir), ("eval-cache", &eval_dir)] {
             let out = tmp.path().join(name);
-            let o = run(&["embed", "--model", "efficientnet-lite0", "--device", "cpu", "--out", out.to_str().unwrap(), dir.to_str().unwrap()]);
+            let o = run(&[
+                "embed",
+                "--model",
+                "efficientnet-lite0",
+                "--device",
+                "cpu",
+                "--out",
+                out.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            ]);
             assert!(o.status.success(), "{}", text(&o));
             caches.push(out);
         }
@@ -38,15 +47,33 @@ fn s(p: &Path) -> &str {
 fn train_reports_transfer_and_baseline_and_writes_a_head() {
     let (tmp, train, eval) = image_caches();
     let head = tmp.path().join("head.json");
-    let out = run(&["train", "--features", s(train), "--eval", s(eval), "--head", "logistic", "--baseline", "--json", "--out", s(&head)]);
+    let out = run(&[
+        "train",
+        "--features",
+        s(train),
+        "--eval",
+        s(eval),
+        "--head",
+        "logistic",
+        "--baseline",
+        "--json",
+        "--out",
+        s(&head),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let acc = v["accuracy"].as_f64().unwrap();
-    assert!(acc >= 0.9, "reds vs blues must be easy for ImageNet features: {v}");
+    assert!(
+        acc >= 0.9,
+        "reds vs blues must be easy for ImageNet features: {v}"
+    );
     assert!(v["macro_f1"].as_f64().unwrap() > 0.0);
     assert_eq!(v["per_class"].as_array().unwrap().len(), 2);
     assert_eq!(v["confusion"].as_array().unwrap().len(), 2);
-    assert!(v["baseline"]["accuracy"].as_f64().is_some(), "baseline object of the same shape: {v}");
+    assert!(
+        v["baseline"]["accuracy"].as_f64().is_some(),
+        "baseline object of the same shape: {v}"
+    );
     assert_eq!(v["baseline"]["confusion"].as_array().unwrap().len(), 2);
     // The head file is self-describing.
     let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&head).unwrap()).unwrap();
@@ -63,15 +90,36 @@ fn train_reports_transfer_and_baseline_and_writes_a_head() {
     let files = write_images(&probe, 2, 200);
     std::fs::write(probe.join("broken.png"), b"junk").unwrap();
     let p = run(&["predict", "--head", s(&head), "--device", "cpu", s(&probe)]);
-    assert_eq!(p.status.code(), Some(3), "one input is broken: {}", text(&p));
+    assert_eq!(
+        p.status.code(),
+        Some(3),
+        "one input is broken: {}",
+        text(&p)
+    );
     let csv = String::from_utf8_lossy(&p.stdout);
     assert!(csv.starts_with("id,label,p_blues,p_reds"), "{csv}");
     assert_eq!(csv.lines().count(), 1 + files.len());
     assert!(String::from_utf8_lossy(&p.stderr).contains("broken.png"));
-    let pj = run(&["predict", "--head", s(&head), "--device", "cpu", "--json", s(&files[0])]);
+    let pj = run(&[
+        "predict",
+        "--head",
+        s(&head),
+        "--device",
+        "cpu",
+        "--json",
+        s(&files[0]),
+    ]);
     let line: serde_json::Value = serde_json::from_slice(&pj.stdout).unwrap();
-    assert_eq!(line["label"], "reds", "{line}: the first probe file is a red one");
-    let sum: f64 = line["probabilities"].as_object().unwrap().values().map(|p| p.as_f64().unwrap()).sum();
+    assert_eq!(
+        line["label"], "reds",
+        "{line}: the first probe file is a red one"
+    );
+    let sum: f64 = line["probabilities"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_f64().unwrap())
+        .sum();
     assert!((sum - 1.0).abs() < 1e-4);
 }
 
@@ -79,13 +127,39 @@ fn train_reports_transfer_and_baseline_and_writes_a_head() {
 fn centroid_knn_and_curve_run_with_a_plot() {
     let (tmp, train, eval) = image_caches();
     for head in ["centroid", "knn"] {
-        let out = run(&["train", "--features", s(train), "--eval", s(eval), "--head", head, "--k", "3", "--json", "--out", s(&tmp.path().join(format!("{head}.json")))]);
+        let out = run(&[
+            "train",
+            "--features",
+            s(train),
+            "--eval",
+            s(eval),
+            "--head",
+            head,
+            "--k",
+            "3",
+            "--json",
+            "--out",
+            s(&tmp.path().join(format!("{head}.json"))),
+        ]);
         assert!(out.status.success(), "{}", text(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(v["accuracy"].as_f64().unwrap() >= 0.9, "{head}: {v}");
     }
     let plot = tmp.path().join("curve.svg");
-    let out = run(&["curve", "--features", s(train), "--eval", s(eval), "--shots", "1,2,5,all", "--repeats", "3", "--plot", s(&plot), "--json"]);
+    let out = run(&[
+        "curve",
+        "--features",
+        s(train),
+        "--eval",
+        s(eval),
+        "--shots",
+        "1,2,5,all",
+        "--repeats",
+        "3",
+        "--plot",
+        s(&plot),
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let series = v["series"].as_object().unwrap();
@@ -95,7 +169,10 @@ fn centroid_knn_and_curve_run_with_a_plot() {
         assert_eq!(points[0]["accuracies"].as_array().unwrap().len(), 3);
     }
     let svg = std::fs::read_to_string(&plot).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("efficientnet-lite0"), "not a plot");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("efficientnet-lite0"),
+        "not a plot"
+    );
 }
 
 #[test]
@@ -103,31 +180,95 @@ fn text_heads_beat_or_match_tfidf_and_handle_tasks() {
     require_setup();
     let tmp = tempfile::tempdir().unwrap();
     let mut lines = Vec::new();
-    let sport = ["The striker scored twice and the club won the league", "A late goal sealed the cup final for the home side", "The coach praised the defence after a clean sheet", "Fans cheered as the team lifted the trophy", "The tennis champion served an ace to win the set", "The runner broke the record in the marathon"];
-    let money = ["Shares fell as the central bank raised interest rates", "The company reported record quarterly profits", "Investors sold bonds after inflation data surprised", "The currency weakened against the dollar", "Oil prices rose on supply fears in the market", "The bank cut its growth forecast for next year"];
+    let sport = [
+        "The striker scored twice and the club won the league",
+        "A late goal sealed the cup final for the home side",
+        "The coach praised the defence after a clean sheet",
+        "Fans cheered as the team lifted the trophy",
+        "The tennis champion served an ace to win the set",
+        "The runner broke the record in the marathon",
+    ];
+    let money = [
+        "Shares fell as the central bank raised interest rates",
+        "The company reported record quarterly profits",
+        "Investors sold bonds after inflation data surprised",
+        "The currency weakened against the dollar",
+        "Oil prices rose on supply fears in the market",
+        "The bank cut its growth forecast for next year",
+    ];
     for (i, t) in sport.iter().chain(money.iter()).enumerate() {
         let topic = if i < sport.len() { "sport" } else { "money" };
         let tone = if i % 2 == 0 { "even" } else { "odd" };
-        lines.push(serde_json::json!({"id": format!("t{i}"), "text": t, "topic": topic, "tone": tone}).to_string());
+        lines.push(
+            serde_json::json!({"id": format!("t{i}"), "text": t, "topic": topic, "tone": tone})
+                .to_string(),
+        );
     }
     let input = tmp.path().join("t.jsonl");
     std::fs::write(&input, lines.join("\n")).unwrap();
     let cache = tmp.path().join("cache");
-    let o = run(&["embed", "--model", "all-minilm-l6-v2", "--device", "cpu", "--label-field", "topic,tone", "--out", s(&cache), s(&input)]);
+    let o = run(&[
+        "embed",
+        "--model",
+        "all-minilm-l6-v2",
+        "--device",
+        "cpu",
+        "--label-field",
+        "topic,tone",
+        "--out",
+        s(&cache),
+        s(&input),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     // Two tasks from one embedding pass: one head each.
-    let out = run(&["train", "--features", s(&cache), "--test-fraction", "0.34", "--baseline", "--json", "--out", s(&tmp.path().join("h.json"))]);
+    let out = run(&[
+        "train",
+        "--features",
+        s(&cache),
+        "--test-fraction",
+        "0.34",
+        "--baseline",
+        "--json",
+        "--out",
+        s(&tmp.path().join("h.json")),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["tasks"]["topic"]["accuracy"].as_f64().unwrap() >= 0.75, "{v}");
-    assert!(v["tasks"]["topic"]["baseline"]["features"].as_str().unwrap().contains("TF-IDF"));
+    assert!(
+        v["tasks"]["topic"]["accuracy"].as_f64().unwrap() >= 0.75,
+        "{v}"
+    );
+    assert!(v["tasks"]["topic"]["baseline"]["features"]
+        .as_str()
+        .unwrap()
+        .contains("TF-IDF"));
     assert!(tmp.path().join("h.topic.json").is_file() && tmp.path().join("h.tone.json").is_file());
     // One task only.
-    let one = run(&["train", "--features", s(&cache), "--task", "topic", "--head", "centroid", "--json", "--out", s(&tmp.path().join("c.json"))]);
+    let one = run(&[
+        "train",
+        "--features",
+        s(&cache),
+        "--task",
+        "topic",
+        "--head",
+        "centroid",
+        "--json",
+        "--out",
+        s(&tmp.path().join("c.json")),
+    ]);
     assert!(one.status.success(), "{}", text(&one));
-    let p = run(&["predict", "--head", s(&tmp.path().join("h.topic.json")), "--device", "cpu", "--json", s(&input)]);
+    let p = run(&[
+        "predict",
+        "--head",
+        s(&tmp.path().join("h.topic.json")),
+        "--device",
+        "cpu",
+        "--json",
+        s(&input),
+    ]);
     assert!(p.status.success(), "{}", text(&p));
-    let first: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&p.stdout).lines().next().unwrap()).unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&p.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(first["label"], "sport");
 }
 
@@ -137,38 +278,121 @@ fn bad_input_gets_specific_errors() {
     // Labels file naming ids the cache does not hold.
     let labels = tmp.path().join("labels.csv");
     std::fs::write(&labels, "id,label\nnot/in/cache.png,reds\n").unwrap();
-    let out = run(&["train", "--features", s(train), "--labels", s(&labels), "--out", s(&tmp.path().join("x.json"))]);
-    assert!(!out.status.success() && text(&out).contains("not in the cache"), "{}", text(&out));
+    let out = run(&[
+        "train",
+        "--features",
+        s(train),
+        "--labels",
+        s(&labels),
+        "--out",
+        s(&tmp.path().join("x.json")),
+    ]);
+    assert!(
+        !out.status.success() && text(&out).contains("not in the cache"),
+        "{}",
+        text(&out)
+    );
     // One class only.
     let cache_items: Vec<String> = cache_rows(train).into_iter().map(|(id, _)| id).collect();
     let one = tmp.path().join("one.csv");
-    let body: String = cache_items.iter().map(|id| format!("{id},only\n")).collect();
+    let body: String = cache_items
+        .iter()
+        .map(|id| format!("{id},only\n"))
+        .collect();
     std::fs::write(&one, format!("id,label\n{body}")).unwrap();
-    let out = run(&["train", "--features", s(train), "--labels", s(&one), "--out", s(&tmp.path().join("y.json"))]);
+    let out = run(&[
+        "train",
+        "--features",
+        s(train),
+        "--labels",
+        s(&one),
+        "--out",
+        s(&tmp.path().join("y.json")),
+    ]);
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).to_lowercase().contains("class"), "{}", text(&out));
+    assert!(
+        text(&out).to_lowercase().contains("class"),
+        "{}",
+        text(&out)
+    );
     // An empty cache.
     let empty = tmp.path().join("empty");
-    let o = run(&["embed", "--model", "efficientnet-lite0", "--device", "cpu", "--out", s(&empty), s(&tmp.path().join("probe-none"))]);
+    let o = run(&[
+        "embed",
+        "--model",
+        "efficientnet-lite0",
+        "--device",
+        "cpu",
+        "--out",
+        s(&empty),
+        s(&tmp.path().join("probe-none")),
+    ]);
     assert!(!o.status.success(), "a missing input is an error");
     std::fs::create_dir_all(tmp.path().join("nothing")).unwrap();
-    let o = run(&["embed", "--model", "efficientnet-lite0", "--device", "cpu", "--out", s(&empty), s(&tmp.path().join("nothing"))]);
+    let o = run(&[
+        "embed",
+        "--model",
+        "efficientnet-lite0",
+        "--device",
+        "cpu",
+        "--out",
+        s(&empty),
+        s(&tmp.path().join("nothing")),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let out = run(&["train", "--features", s(&empty), "--out", s(&tmp.path().join("z.json"))]);
+    let out = run(&[
+        "train",
+        "--features",
+        s(&empty),
+        "--out",
+        s(&tmp.path().join("z.json")),
+    ]);
     assert!(text(&out).contains("empty"), "{}", text(&out));
     // A head from a newer format, and a head applied to another backbone's features.
     let head = tmp.path().join("h.json");
-    assert!(run(&["train", "--features", s(train), "--eval", s(eval), "--head", "centroid", "--out", s(&head)]).status.success());
-    let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(&head).unwrap()).unwrap();
+    assert!(run(&[
+        "train",
+        "--features",
+        s(train),
+        "--eval",
+        s(eval),
+        "--head",
+        "centroid",
+        "--out",
+        s(&head)
+    ])
+    .status
+    .success());
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&head).unwrap()).unwrap();
     file["format_version"] = serde_json::json!(999);
     let newer = tmp.path().join("newer.json");
     std::fs::write(&newer, file.to_string()).unwrap();
     let out = run(&["eval", "--head", s(&newer), "--features", s(eval)]);
-    assert!(!out.status.success() && text(&out).contains("999"), "{}", text(&out));
+    assert!(
+        !out.status.success() && text(&out).contains("999"),
+        "{}",
+        text(&out)
+    );
     let texts = tmp.path().join("t.txt");
     std::fs::write(&texts, "hello world\nsecond line\n").unwrap();
     let text_cache = tmp.path().join("text-cache");
-    assert!(run(&["embed", "--model", "all-minilm-l6-v2", "--device", "cpu", "--out", s(&text_cache), s(&texts)]).status.success());
+    assert!(run(&[
+        "embed",
+        "--model",
+        "all-minilm-l6-v2",
+        "--device",
+        "cpu",
+        "--out",
+        s(&text_cache),
+        s(&texts)
+    ])
+    .status
+    .success());
     let out = run(&["eval", "--head", s(&head), "--features", s(&text_cache)]);
-    assert!(!out.status.success() && text(&out).contains("all-minilm-l6-v2"), "{}", text(&out));
+    assert!(
+        !out.status.success() && text(&out).contains("all-minilm-l6-v2"),
+        "{}",
+        text(&out)
+    );
 }

@@ -30,7 +30,10 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn scratch_home(model: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(home().join("runtime"), tmp.path().join("runtime")).unwrap();
-    copy_dir(&home().join("models").join(model), &tmp.path().join("models").join(model));
+    copy_dir(
+        &home().join("models").join(model),
+        &tmp.path().join("models").join(model),
+    );
     tmp
 }
 
@@ -40,20 +43,38 @@ fn doctor_reports_runtime_providers_and_models() {
     let out = run(&["doctor"]);
     let s = text(&out);
     assert!(s.contains("provider cpu: loads"), "{s}");
-    assert!(s.contains("model efficientnet-lite0: fetched, verified"), "{s}");
-    assert!(s.contains("model all-minilm-l6-v2: fetched, verified"), "{s}");
+    assert!(
+        s.contains("model efficientnet-lite0: fetched, verified"),
+        "{s}"
+    );
+    assert!(
+        s.contains("model all-minilm-l6-v2: fetched, verified"),
+        "{s}"
+    );
     // Fetching again is idempotent and re-verifies nothing it need not.
     let again = run(&["models", "fetch", "efficientnet-lite0"]);
-    assert!(again.status.success() && String::from_utf8_lossy(&again.stdout).contains("present"), "{}", text(&again));
+    assert!(
+        again.status.success() && String::from_utf8_lossy(&again.stdout).contains("present"),
+        "{}",
+        text(&again)
+    );
 }
 
 #[test]
 fn doctor_without_runtime_says_how_to_fix_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = graft().env("GRAFT_HOME", tmp.path()).env_remove("ORT_DYLIB_PATH").arg("doctor").output().unwrap();
+    let out = graft()
+        .env("GRAFT_HOME", tmp.path())
+        .env_remove("ORT_DYLIB_PATH")
+        .arg("doctor")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let s = text(&out);
-    assert!(s.contains("graft setup") && s.contains("graft models fetch efficientnet-lite0"), "{s}");
+    assert!(
+        s.contains("graft setup") && s.contains("graft models fetch efficientnet-lite0"),
+        "{s}"
+    );
 }
 
 #[test]
@@ -69,15 +90,31 @@ fn tampered_model_is_refused_naming_the_file() {
     let paths = write_images(img.path(), 1, 0);
     let out = graft()
         .env("GRAFT_HOME", tmp.path())
-        .args(["embed", "--model", "efficientnet-lite0", "--device", "cpu", "--out"])
+        .args([
+            "embed",
+            "--model",
+            "efficientnet-lite0",
+            "--device",
+            "cpu",
+            "--out",
+        ])
         .arg(img.path().join("cache"))
         .arg(&paths[0])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let s = text(&out);
-    assert!(s.contains("model.onnx") && s.contains("sha256") && s.contains("graft models fetch efficientnet-lite0"), "{s}");
-    let doctor = graft().env("GRAFT_HOME", tmp.path()).arg("doctor").output().unwrap();
+    assert!(
+        s.contains("model.onnx")
+            && s.contains("sha256")
+            && s.contains("graft models fetch efficientnet-lite0"),
+        "{s}"
+    );
+    let doctor = graft()
+        .env("GRAFT_HOME", tmp.path())
+        .arg("doctor")
+        .output()
+        .unwrap();
     assert_eq!(doctor.status.code(), Some(1), "{}", text(&doctor));
 }
 
@@ -100,16 +137,40 @@ fn custom_models_get_specific_errors() {
     let real = std::fs::read(home().join("models/efficientnet-lite0/model.onnx")).unwrap();
     let img = write_images(&tmp.path().join("img"), 1, 0);
     let embed = |manifest: &std::path::Path| {
-        run(&["embed", "--device", "cpu", "--model", manifest.to_str().unwrap(), "--out", tmp.path().join("c").to_str().unwrap(), img[0].to_str().unwrap()])
+        run(&[
+            "embed",
+            "--device",
+            "cpu",
+            "--model",
+            manifest.to_str().unwrap(),
+            "--out",
+            tmp.path().join("c").to_str().unwrap(),
+            img[0].to_str().unwrap(),
+        ])
     };
     // Wrong tensor names: the error lists the real ones.
-    let wrong = custom_model(&tmp.path().join("wrong"), &real, "pixel_values", "image_embeds");
+    let wrong = custom_model(
+        &tmp.path().join("wrong"),
+        &real,
+        "pixel_values",
+        "image_embeds",
+    );
     let out = embed(&wrong);
     let s = text(&out);
     assert!(!out.status.success());
-    assert!(s.contains("`pixel_values` not found") && s.contains("inputs [input]") && s.contains("features"), "{s}");
+    assert!(
+        s.contains("`pixel_values` not found")
+            && s.contains("inputs [input]")
+            && s.contains("features"),
+        "{s}"
+    );
     // A truncated ONNX file: an error naming the file, never a crash.
-    let truncated = custom_model(&tmp.path().join("trunc"), &real[..real.len() / 2], "input", "features");
+    let truncated = custom_model(
+        &tmp.path().join("trunc"),
+        &real[..real.len() / 2],
+        "input",
+        "features",
+    );
     let out = embed(&truncated);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("trunc/model.onnx"), "{}", text(&out));
@@ -119,9 +180,19 @@ fn custom_models_get_specific_errors() {
     assert!(out.status.success(), "{}", text(&out));
     // A manifest with a typo names the file and the key.
     let typo = tmp.path().join("typo.toml");
-    std::fs::write(&typo, std::fs::read_to_string(&good).unwrap().replace("modality", "modalty")).unwrap();
+    std::fs::write(
+        &typo,
+        std::fs::read_to_string(&good)
+            .unwrap()
+            .replace("modality", "modalty"),
+    )
+    .unwrap();
     let out = embed(&typo);
-    assert!(text(&out).contains("typo.toml") && text(&out).contains("modalty"), "{}", text(&out));
+    assert!(
+        text(&out).contains("typo.toml") && text(&out).contains("modalty"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -130,24 +201,62 @@ fn gpu_request_without_gpu_runtime_is_an_error_not_a_cpu_run() {
     let tmp = tempfile::tempdir().unwrap();
     let img = write_images(tmp.path(), 1, 0);
     for device in ["cuda", "tensorrt:0"] {
-        let out = run(&["embed", "--model", "efficientnet-lite0", "--device", device, "--out", tmp.path().join("c").to_str().unwrap(), img[0].to_str().unwrap()]);
+        let out = run(&[
+            "embed",
+            "--model",
+            "efficientnet-lite0",
+            "--device",
+            device,
+            "--out",
+            tmp.path().join("c").to_str().unwrap(),
+            img[0].to_str().unwrap(),
+        ]);
         assert!(!out.status.success(), "{device} must not fall back to CPU");
         let s = text(&out);
-        assert!(s.contains("was requested but cannot be used") && s.contains("graft setup --gpu"), "{s}");
+        assert!(
+            s.contains("was requested but cannot be used") && s.contains("graft setup --gpu"),
+            "{s}"
+        );
     }
     // auto says which provider it picked.
-    let out = run(&["embed", "--model", "efficientnet-lite0", "--device", "auto", "--out", tmp.path().join("a").to_str().unwrap(), img[0].to_str().unwrap()]);
+    let out = run(&[
+        "embed",
+        "--model",
+        "efficientnet-lite0",
+        "--device",
+        "auto",
+        "--out",
+        tmp.path().join("a").to_str().unwrap(),
+        img[0].to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("running on cpu"));
-    let bad = run(&["embed", "--model", "efficientnet-lite0", "--device", "tpu", "--out", "x", "y"]);
+    let bad = run(&[
+        "embed",
+        "--model",
+        "efficientnet-lite0",
+        "--device",
+        "tpu",
+        "--out",
+        "x",
+        "y",
+    ]);
     assert!(text(&bad).contains("expected auto, cpu, cuda[:N] or tensorrt[:N]"));
 }
 
 #[test]
 fn setup_without_pip_names_the_fix() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = graft().env("GRAFT_HOME", tmp.path()).env("GRAFT_PYTHON", "/nonexistent/python3").arg("setup").output().unwrap();
+    let out = graft()
+        .env("GRAFT_HOME", tmp.path())
+        .env("GRAFT_PYTHON", "/nonexistent/python3")
+        .arg("setup")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let s = text(&out);
-    assert!(s.contains("/nonexistent/python3") && s.contains("cannot run it"), "{s}");
+    assert!(
+        s.contains("/nonexistent/python3") && s.contains("cannot run it"),
+        "{s}"
+    );
 }

@@ -35,7 +35,7 @@ pub fn run(home: &Home) -> Result<()> {
             model: "efficientnet-lite0",
             train: data.join("fashion-mnist").join("train"),
             test: data.join("fashion-mnist").join("test"),
-            embed_args: &[],
+            embed_args: &["--resize", "stretch"],
         },
         Story {
             name: "text",

@@ -2,7 +2,7 @@
 //! tests. Each step is idempotent, prints one line when there is nothing to do, and fails
 //! with a non-zero exit when it cannot do its job.
 
-use std::{fmt, process::Command, str::FromStr};
+use std::{fmt, path::PathBuf, process::Command, str::FromStr};
 
 use anyhow::{bail, Result};
 
@@ -16,13 +16,29 @@ const SYSTEM_PACKAGES: [&str; 3] = ["python3-torch", "python3-venv", "python3-pi
 /// What must import under `/usr/bin/python3` for the system step to count as done
 /// (`ensurepip` is what `python3-venv` adds on Debian).
 const SYSTEM_PROBE: &str = "import torch, pip, ensurepip";
+/// Debian packages of the single-node Slurm cluster that `tests/slurm.rs` starts to run
+/// `examples/slurm/embed.sbatch` for real.
+const SLURM_PACKAGES: [&str; 2] = ["slurm-wlm", "munge"];
+/// Programs those packages provide that the Slurm test runs.
+const SLURM_PROGRAMS: [&str; 9] = [
+    "sbatch",
+    "squeue",
+    "sinfo",
+    "scontrol",
+    "scancel",
+    "slurmctld",
+    "slurmd",
+    "munged",
+    "munge",
+];
 /// Models `setup` fetches.
 pub const MODELS: [&str; 2] = ["efficientnet-lite0", "all-minilm-l6-v2"];
 
 /// One step of `setup`, in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Debian packages (PyTorch for the export recipes, venv and pip).
+    /// Debian packages (PyTorch for the export recipes, venv and pip; Slurm and munge
+    /// for the Slurm example's test).
     System,
     /// Release build of `graft`, ONNX Runtime (`graft setup`) and the models.
     Graft,
@@ -119,8 +135,15 @@ pub fn run(home: &Home, steps: &[Step], data: DataOptions) -> Result<()> {
 }
 
 /// Step 1: the Debian packages, installed with apt-get when `/usr/bin/python3` cannot
-/// import what they provide.
+/// import what they provide or the Slurm programs are missing (`cargo xtask test` runs
+/// this step too).
 pub fn system() -> Result<()> {
+    python_packages()?;
+    slurm()
+}
+
+/// PyTorch, venv and pip for `/usr/bin/python3`.
+fn python_packages() -> Result<()> {
     let probe = || succeeds_python(SYSTEM_PROBE);
     if probe() {
         util::step(
@@ -140,10 +163,55 @@ pub fn system() -> Result<()> {
         "system",
         format!("installing {}", SYSTEM_PACKAGES.join(", ")),
     );
+    apt_install(&SYSTEM_PACKAGES)?;
+    if !probe() {
+        bail!("installed {install} but /usr/bin/python3 still cannot `{SYSTEM_PROBE}`");
+    }
+    Ok(())
+}
+
+/// Slurm (controller, node daemon, client commands) and munge, for the test that runs
+/// the Slurm example on a one-machine cluster. Only installs: the test writes its own
+/// configuration and starts and stops the daemons itself.
+pub fn slurm() -> Result<()> {
+    let missing = || -> Vec<&str> {
+        SLURM_PROGRAMS
+            .into_iter()
+            .filter(|p| find_program(p).is_none())
+            .collect()
+    };
+    let absent = missing();
+    if absent.is_empty() {
+        util::step(
+            "slurm",
+            format!("ok ({} present)", SLURM_PACKAGES.join(", ")),
+        );
+        return Ok(());
+    }
+    let install = format!("apt-get install -y {}", SLURM_PACKAGES.join(" "));
+    if !util::is_root() {
+        bail!(
+            "Slurm is not installed (no {}); install it as root, then run this again:\n    \
+             sudo apt-get update && sudo {install}",
+            absent.join(", ")
+        );
+    }
+    util::step("slurm", format!("installing {}", SLURM_PACKAGES.join(", ")));
+    apt_install(&SLURM_PACKAGES)?;
+    let absent = missing();
+    if !absent.is_empty() {
+        bail!("ran `{install}` but {} still missing", absent.join(", "));
+    }
+    Ok(())
+}
+
+/// `apt-get install -y PACKAGES`, refreshing the package lists and retrying once when
+/// the first attempt fails (a fresh machine may have none).
+fn apt_install(packages: &[&str]) -> Result<()> {
     let apt_install = || {
         let mut cmd = Command::new("apt-get");
         cmd.args(["install", "-y"])
-            .args(SYSTEM_PACKAGES)
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive");
         cmd
     };
@@ -159,10 +227,16 @@ pub fn system() -> Result<()> {
         )?;
         util::run(&mut apt_install())?;
     }
-    if !probe() {
-        bail!("installed {install} but /usr/bin/python3 still cannot `{SYSTEM_PROBE}`");
-    }
     Ok(())
+}
+
+/// `name` in `PATH`, or in the sbin directories a non-login root shell may lack.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 fn succeeds_python(code: &str) -> bool {

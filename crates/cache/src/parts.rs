@@ -38,7 +38,10 @@ fn now() -> u64 {
 
 impl Claim {
     pub(crate) fn acquire(root: &Path, part: PartId, owner: &str) -> Result<Self> {
-        if let Some((other, _)) = part_dirs(root)?.into_iter().find(|(id, _)| id.count != part.count) {
+        if let Some((other, _)) = part_dirs(root)?
+            .into_iter()
+            .find(|(id, _)| id.count != part.count)
+        {
             return Err(CacheError::Parts {
                 dir: root.to_path_buf(),
                 reason: format!(
@@ -53,7 +56,10 @@ impl Claim {
         if let Ok(text) = std::fs::read_to_string(&path) {
             if let Ok(existing) = serde_json::from_str::<ClaimFile>(&text) {
                 let age = now().saturating_sub(existing.heartbeat);
-                if existing.owner != owner && age < STALE_CLAIM_SECS && !dead_local_owner(&existing.owner) {
+                if existing.owner != owner
+                    && age < STALE_CLAIM_SECS
+                    && !dead_local_owner(&existing.owner)
+                {
                     return Err(CacheError::Parts {
                         dir: root.to_path_buf(),
                         reason: format!(
@@ -115,7 +121,8 @@ pub(crate) fn refuse_parts_at_root(root: &Path) -> Result<()> {
     if !part_dirs(root)?.is_empty() {
         return Err(CacheError::Parts {
             dir: root.to_path_buf(),
-            reason: "this directory holds a partitioned run; pass --part, or use another --out".into(),
+            reason: "this directory holds a partitioned run; pass --part, or use another --out"
+                .into(),
         });
     }
     Ok(())
@@ -180,7 +187,9 @@ pub fn status(root: &Path) -> Result<Vec<PartStatus>> {
     if counts.len() > 1 {
         return Err(CacheError::Parts {
             dir: root.to_path_buf(),
-            reason: format!("parts made with different part counts {counts:?}; they cannot be merged"),
+            reason: format!(
+                "parts made with different part counts {counts:?}; they cannot be merged"
+            ),
         });
     }
     let Some(&count) = counts.iter().next() else {
@@ -200,7 +209,11 @@ pub fn status(root: &Path) -> Result<Vec<PartStatus>> {
         let row = match CacheManifest::load(&dir) {
             Ok(m) => PartStatus {
                 part,
-                state: if m.complete { PartState::Done } else { PartState::InProgress },
+                state: if m.complete {
+                    PartState::Done
+                } else {
+                    PartState::InProgress
+                },
                 rows: m.rows,
                 failed: m.failed,
                 owner,
@@ -260,7 +273,10 @@ pub fn merge(root: &Path) -> Result<MergeReport> {
         let dir = root.join(&rel);
         let m = CacheManifest::load(&dir)?;
         if m.part != Some(st.part) {
-            return Err(fail(format!("{rel}/manifest.json describes part {:?}", m.part)));
+            return Err(fail(format!(
+                "{rel}/manifest.json describes part {:?}",
+                m.part
+            )));
         }
         for shard in &m.shards {
             let path = dir.join(&shard.features);
@@ -286,7 +302,9 @@ pub fn merge(root: &Path) -> Result<MergeReport> {
                 target.model.describe()
             )));
         }
-        target.shards.extend(m.shards.iter().map(|s| prefixed(s, &rel)));
+        target
+            .shards
+            .extend(m.shards.iter().map(|s| prefixed(s, &rel)));
         target.rows += m.rows;
         target.failed += m.failed;
         target.errors.push(format!("{rel}/errors.jsonl"));

@@ -137,7 +137,10 @@ fn stack(parts: Vec<Array2<f32>>, dim: usize) -> Result<Array2<f32>> {
         return Ok(Array2::zeros((0, dim)));
     }
     if parts.len() == 1 {
-        return Ok(parts.into_iter().next().unwrap_or_else(|| Array2::zeros((0, dim))));
+        return Ok(parts
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Array2::zeros((0, dim))));
     }
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     concatenate(Axis(0), &views).map_err(|e| CacheError::Format {

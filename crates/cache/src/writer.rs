@@ -185,7 +185,12 @@ impl CacheWriter {
     }
 
     /// Appends one row: its features, its record, and optionally its baseline pixels.
-    pub fn push(&mut self, features: &[f32], item: ItemRecord, pixels: Option<&[u8]>) -> Result<()> {
+    pub fn push(
+        &mut self,
+        features: &[f32],
+        item: ItemRecord,
+        pixels: Option<&[u8]>,
+    ) -> Result<()> {
         let dim = self.manifest.model.dim;
         if features.len() != dim {
             return Err(CacheError::Format {
@@ -281,15 +286,16 @@ impl CacheWriter {
         let rows = self.items.len();
         let dim = self.manifest.model.dim;
         let features = std::mem::take(&mut self.features);
-        let features = ArrayView2::from_shape((rows, dim), &features).map_err(|e| {
-            CacheError::Format {
+        let features =
+            ArrayView2::from_shape((rows, dim), &features).map_err(|e| CacheError::Format {
                 path: self.dir.clone(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         let pixels = std::mem::take(&mut self.pixels);
         let pixel_view = match self.pixels_dim {
-            Some(pd) if pixels.len() == rows * pd => ArrayView2::from_shape((rows, pd), &pixels).ok(),
+            Some(pd) if pixels.len() == rows * pd => {
+                ArrayView2::from_shape((rows, pd), &pixels).ok()
+            }
             _ => None,
         };
         let items = std::mem::take(&mut self.items);
@@ -358,7 +364,10 @@ impl CacheWriter {
     }
 }
 
-fn npy_bytes<A: ndarray_npy::WritableElement>(array: &ArrayView2<A>, path: &Path) -> Result<Vec<u8>> {
+fn npy_bytes<A: ndarray_npy::WritableElement>(
+    array: &ArrayView2<A>,
+    path: &Path,
+) -> Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(array.len() * std::mem::size_of::<A>() + 128);
     array
         .write_npy(&mut bytes)

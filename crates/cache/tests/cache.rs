@@ -38,7 +38,8 @@ fn rows_round_trip_through_shards() {
     let (mut w, done) = CacheWriter::open(dir.path(), stamp("m"), None, "me", false, 4).unwrap();
     assert!(done.is_empty());
     for i in 0..10 {
-        w.push(&row(i), item(&format!("img{i}")), Some(&[i as u8; 5])).unwrap();
+        w.push(&row(i), item(&format!("img{i}")), Some(&[i as u8; 5]))
+            .unwrap();
     }
     let m = w.finish().unwrap();
     assert_eq!(m.rows, 10);
@@ -75,7 +76,10 @@ fn another_model_is_refused() {
     let (w, _) = CacheWriter::open(dir.path(), stamp("m"), None, "me", false, 4).unwrap();
     w.finish().unwrap();
     let err = CacheWriter::open(dir.path(), stamp("other"), None, "me", false, 4).err();
-    assert!(matches!(err, Some(CacheError::ModelMismatch { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(CacheError::ModelMismatch { .. })),
+        "{err:?}"
+    );
     // --force starts again.
     let (_, done) = CacheWriter::open(dir.path(), stamp("other"), None, "me", true, 4).unwrap();
     assert!(done.is_empty());
@@ -122,7 +126,13 @@ fn superseded_rows_are_dropped() {
     // Old shard files are gone; only listed ones remain.
     let npy = std::fs::read_dir(dir.path())
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".npy"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".npy")
+        })
         .count();
     assert_eq!(npy, cache.manifest().shards.len());
 }
@@ -133,9 +143,15 @@ fn parts_merge_into_one_cache() {
     let ids: Vec<String> = (0..40).map(|i| format!("img{i}")).collect();
     for index in 0..3 {
         let part = PartId { index, count: 3 };
-        let (mut w, _) =
-            CacheWriter::open(dir.path(), stamp("m"), Some(part), &format!("task{index}"), false, 4)
-                .unwrap();
+        let (mut w, _) = CacheWriter::open(
+            dir.path(),
+            stamp("m"),
+            Some(part),
+            &format!("task{index}"),
+            false,
+            4,
+        )
+        .unwrap();
         for (i, id) in ids.iter().enumerate() {
             if part.contains(id) {
                 w.push(&row(i), item(id), None).unwrap();
@@ -148,7 +164,10 @@ fn parts_merge_into_one_cache() {
     let st = status(dir.path()).unwrap();
     assert_eq!(st[0].state, PartState::Done);
     assert_eq!(st[2].state, PartState::InProgress);
-    assert!(merge(dir.path()).is_err(), "an unfinished part must block the merge");
+    assert!(
+        merge(dir.path()).is_err(),
+        "an unfinished part must block the merge"
+    );
     // A different task claiming the running part is refused; the same owner resumes.
     let part2 = PartId { index: 2, count: 3 };
     let err = CacheWriter::open(dir.path(), stamp("m"), Some(part2), "intruder", false, 4).err();

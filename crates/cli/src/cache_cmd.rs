@@ -41,23 +41,49 @@ pub fn cache(cmd: CacheCommand) -> Result<u8> {
                         PartState::InProgress => "in progress",
                         PartState::Missing => "missing",
                     };
-                    let owner = p.owner.as_deref().map(|o| format!("  ({o})")).unwrap_or_default();
-                    println!("part {:>4}  {:<12} {:>10} rows {:>8} failed{owner}", p.part.to_string(), state, p.rows, p.failed);
+                    let owner = p
+                        .owner
+                        .as_deref()
+                        .map(|o| format!("  ({o})"))
+                        .unwrap_or_default();
+                    println!(
+                        "part {:>4}  {:<12} {:>10} rows {:>8} failed{owner}",
+                        p.part.to_string(),
+                        state,
+                        p.rows,
+                        p.failed
+                    );
                 }
                 let done = parts.iter().filter(|p| p.state == PartState::Done).count();
                 println!("{done}/{} parts done", parts.len());
             }
-            Ok(if parts.iter().all(|p| p.state == PartState::Done) { 0 } else { 1 })
+            Ok(if parts.iter().all(|p| p.state == PartState::Done) {
+                0
+            } else {
+                1
+            })
         }
         CacheCommand::Merge { dir } => {
             let r = merge(&dir)?;
-            println!("merged {} parts: {} rows in {} shards, {} failed inputs; {}", r.parts, r.rows, r.shards, r.failed, dir.join("manifest.json").display());
+            println!(
+                "merged {} parts: {} rows in {} shards, {} failed inputs; {}",
+                r.parts,
+                r.rows,
+                r.shards,
+                r.failed,
+                dir.join("manifest.json").display()
+            );
             Ok(0)
         }
         CacheCommand::Verify { dir } => {
             let cache = Cache::open(&dir)?;
             cache.verify()?;
-            println!("{}: {} rows, {} shards, all checksums match", dir.display(), cache.manifest().rows, cache.manifest().shards.len());
+            println!(
+                "{}: {} rows, {} shards, all checksums match",
+                dir.display(),
+                cache.manifest().rows,
+                cache.manifest().shards.len()
+            );
             Ok(0)
         }
     }

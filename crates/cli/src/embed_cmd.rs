@@ -9,7 +9,7 @@ use graft_cache::PartId;
 use graft_embed::backbone::LoadOptions;
 use graft_embed::device::{GpuOptions, ShapeProfile};
 use graft_embed::inputs::{list_images, list_texts, TextFields};
-use graft_embed::manifest::{ModelManifest, Modality, ResizeMode};
+use graft_embed::manifest::{Modality, ModelManifest, ResizeMode};
 use graft_embed::pipeline::{embed_to_cache, EmbedOptions, Progress};
 use graft_embed::preprocess::TextPreprocessor;
 use graft_embed::{Backbone, Device, GraftHome};
@@ -39,28 +39,60 @@ pub struct DeviceArgs {
 
 impl DeviceArgs {
     /// Load options for `manifest` with `batch` rows per run.
-    pub fn load_options(&self, manifest: &ModelManifest, home: &GraftHome, batch: usize, ort_lib: Option<PathBuf>) -> Result<LoadOptions> {
+    pub fn load_options(
+        &self,
+        manifest: &ModelManifest,
+        home: &GraftHome,
+        batch: usize,
+        ort_lib: Option<PathBuf>,
+    ) -> Result<LoadOptions> {
         let device: Device = self.device.parse()?;
         let mut gpu = GpuOptions {
             memory_limit: self.gpu_mem_limit_mb.map(|mb| mb << 20),
             fp16: self.fp16,
-            engine_cache: Some(self.trt_engine_cache.clone().unwrap_or_else(|| home.root().join("trt-engines"))),
+            engine_cache: Some(
+                self.trt_engine_cache
+                    .clone()
+                    .unwrap_or_else(|| home.root().join("trt-engines")),
+            ),
             profiles: Vec::new(),
         };
         if let (Some(prep), Some(input)) = (&manifest.image, &manifest.onnx.inputs.pixels) {
             let max = self.trt_max_batch.unwrap_or(batch).max(1) as i64;
             let [h, w] = prep.size.map(i64::from);
-            gpu.profiles.push(ShapeProfile { input: input.clone(), min: vec![1, 3, h, w], opt: vec![max, 3, h, w], max: vec![max, 3, h, w] });
+            gpu.profiles.push(ShapeProfile {
+                input: input.clone(),
+                min: vec![1, 3, h, w],
+                opt: vec![max, 3, h, w],
+                max: vec![max, 3, h, w],
+            });
         }
         if let Some(text) = &manifest.text {
             let max = self.trt_max_batch.unwrap_or(batch).max(1) as i64;
             let len = text.max_length as i64;
             let names = &manifest.onnx.inputs;
-            for name in [&names.input_ids, &names.attention_mask, &names.token_type_ids].into_iter().flatten() {
-                gpu.profiles.push(ShapeProfile { input: name.clone(), min: vec![1, 1], opt: vec![max, len / 2], max: vec![max, len] });
+            for name in [
+                &names.input_ids,
+                &names.attention_mask,
+                &names.token_type_ids,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                gpu.profiles.push(ShapeProfile {
+                    input: name.clone(),
+                    min: vec![1, 1],
+                    opt: vec![max, len / 2],
+                    max: vec![max, len],
+                });
             }
         }
-        Ok(LoadOptions { device, gpu, threads: self.threads, ort_lib })
+        Ok(LoadOptions {
+            device,
+            gpu,
+            threads: self.threads,
+            ort_lib,
+        })
     }
 }
 
@@ -120,9 +152,19 @@ pub struct EmbedArgs {
 }
 
 /// Resolves `--part`: `I/N`, or `auto` from the engine's environment.
-pub fn resolve_part(spec: &str, parts: Option<u32>, env: &dyn Fn(&str) -> Option<String>) -> Result<(PartId, String)> {
+pub fn resolve_part(
+    spec: &str,
+    parts: Option<u32>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(PartId, String)> {
     let num = |name: &str| -> Result<Option<u32>> {
-        env(name).map(|v| v.trim().parse::<u32>().with_context(|| format!("{name}={v} is not a number"))).transpose()
+        env(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<u32>()
+                    .with_context(|| format!("{name}={v} is not a number"))
+            })
+            .transpose()
     };
     let host = graft_cache::hostname();
     let (part, owner) = if spec == "auto" {
@@ -142,10 +184,21 @@ pub fn resolve_part(spec: &str, parts: Option<u32>, env: &dyn Fn(&str) -> Option
             bail!("--part auto: no SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX in the environment; pass --part I/N")
         }
     } else {
-        let (i, n) = spec.split_once('/').with_context(|| format!("--part {spec}: expected I/N (e.g. 0/4) or auto"))?;
-        let index: u32 = i.trim().parse().with_context(|| format!("--part {spec}: `{i}` is not a number"))?;
-        let count: u32 = n.trim().parse().with_context(|| format!("--part {spec}: `{n}` is not a number"))?;
-        (PartId { index, count }, format!("{host}:{}", std::process::id()))
+        let (i, n) = spec
+            .split_once('/')
+            .with_context(|| format!("--part {spec}: expected I/N (e.g. 0/4) or auto"))?;
+        let index: u32 = i
+            .trim()
+            .parse()
+            .with_context(|| format!("--part {spec}: `{i}` is not a number"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .with_context(|| format!("--part {spec}: `{n}` is not a number"))?;
+        (
+            PartId { index, count },
+            format!("{host}:{}", std::process::id()),
+        )
     };
     if part.count == 0 || part.index >= part.count {
         bail!("--part: index {} is not in 0..{}", part.index, part.count);
@@ -160,8 +213,10 @@ impl Progress for Bar {
         if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new(total as u64);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} items  {per_sec}  ETA {eta}  {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} items  {per_sec}  ETA {eta}  {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             self.0 = Some(bar);
         }
@@ -177,7 +232,11 @@ pub fn embed(args: EmbedArgs, ort_lib: Option<PathBuf>) -> Result<u8> {
     let home = GraftHome::from_env();
     let mut manifest = ModelManifest::resolve(&args.model)?;
     if let (Some(resize), Some(image)) = (&args.resize, manifest.image.as_mut()) {
-        image.resize = if resize == "stretch" { ResizeMode::Stretch } else { ResizeMode::ShorterCrop };
+        image.resize = if resize == "stretch" {
+            ResizeMode::Stretch
+        } else {
+            ResizeMode::ShorterCrop
+        };
         if image.resize == ResizeMode::ShorterCrop && image.resize_shorter.is_none() {
             image.resize_shorter = Some(image.size[0].max(image.size[1]));
         }
@@ -187,17 +246,32 @@ pub fn embed(args: EmbedArgs, ort_lib: Option<PathBuf>) -> Result<u8> {
             let (p, o) = resolve_part(spec, args.parts, &|k| std::env::var(k).ok())?;
             (Some(p), o)
         }
-        None => (None, format!("{}:{}", graft_cache::hostname(), std::process::id())),
+        None => (
+            None,
+            format!("{}:{}", graft_cache::hostname(), std::process::id()),
+        ),
     };
-    let load = args.device.load_options(&manifest, &home, args.batch_size, ort_lib)?;
+    let load = args
+        .device
+        .load_options(&manifest, &home, args.batch_size, ort_lib)?;
     let mut backbone = Backbone::load(&manifest, &home, &load)?;
     eprintln!("{}: running on {}", manifest.name, backbone.provider());
     let (listing, tokenizer) = match manifest.modality {
         Modality::Image => (list_images(&args.inputs, args.labels.as_deref())?, None),
         Modality::Text => {
-            let fields = TextFields { text: args.text_field.clone(), labels: args.label_field.clone(), id: args.id_field.clone() };
-            let prep = manifest.text.as_ref().context("text model without [text] section")?;
-            let tok = TextPreprocessor::load(&manifest.model_dir(&home).join(&prep.tokenizer), prep.max_length)?;
+            let fields = TextFields {
+                text: args.text_field.clone(),
+                labels: args.label_field.clone(),
+                id: args.id_field.clone(),
+            };
+            let prep = manifest
+                .text
+                .as_ref()
+                .context("text model without [text] section")?;
+            let tok = TextPreprocessor::load(
+                &manifest.model_dir(&home).join(&prep.tokenizer),
+                prep.max_length,
+            )?;
             (list_texts(&args.inputs, &fields)?, Some(tok))
         }
     };
@@ -212,7 +286,14 @@ pub fn embed(args: EmbedArgs, ort_lib: Option<PathBuf>) -> Result<u8> {
         ..Default::default()
     };
     let mut bar = Bar(None);
-    let summary = embed_to_cache(&mut backbone, tokenizer.as_ref(), listing, &args.out, &opts, &mut bar)?;
+    let summary = embed_to_cache(
+        &mut backbone,
+        tokenizer.as_ref(),
+        listing,
+        &args.out,
+        &opts,
+        &mut bar,
+    )?;
     if let Some(b) = &bar.0 {
         b.finish_and_clear();
     }
@@ -234,10 +315,18 @@ pub fn embed(args: EmbedArgs, ort_lib: Option<PathBuf>) -> Result<u8> {
         );
         eprintln!("stages (s): read {:.2}  prepare {:.2}  infer {:.2}  write {:.2}  waiting-for-input {:.2}", s.read, s.prepare, s.infer, s.write, s.wait);
         if summary.failed > 0 {
-            eprintln!("{} inputs failed: see {}", summary.failed, args.out.join("errors.jsonl").display());
+            eprintln!(
+                "{} inputs failed: see {}",
+                summary.failed,
+                args.out.join("errors.jsonl").display()
+            );
         }
     }
-    Ok(if summary.failed > 0 { crate::EXIT_SOME_FAILED } else { 0 })
+    Ok(if summary.failed > 0 {
+        crate::EXIT_SOME_FAILED
+    } else {
+        0
+    })
 }
 
 #[cfg(test)]
@@ -245,7 +334,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -254,15 +348,37 @@ mod tests {
         assert_eq!((p.index, p.count), (1, 4));
         assert!(resolve_part("4/4", None, &env(&[])).is_err());
         assert!(resolve_part("x", None, &env(&[])).is_err());
-        let (p, owner) = resolve_part("auto", None, &env(&[("SLURM_ARRAY_TASK_ID", "2"), ("SLURM_ARRAY_TASK_COUNT", "4"), ("SLURM_ARRAY_JOB_ID", "77")])).unwrap();
+        let (p, owner) = resolve_part(
+            "auto",
+            None,
+            &env(&[
+                ("SLURM_ARRAY_TASK_ID", "2"),
+                ("SLURM_ARRAY_TASK_COUNT", "4"),
+                ("SLURM_ARRAY_JOB_ID", "77"),
+            ]),
+        )
+        .unwrap();
         assert_eq!((p.index, p.count, owner.as_str()), (2, 4, "slurm:77_2"));
-        let (p, _) = resolve_part("auto", None, &env(&[("SLURM_ARRAY_TASK_ID", "11"), ("SLURM_ARRAY_TASK_MIN", "10"), ("SLURM_ARRAY_TASK_MAX", "13")])).unwrap();
+        let (p, _) = resolve_part(
+            "auto",
+            None,
+            &env(&[
+                ("SLURM_ARRAY_TASK_ID", "11"),
+                ("SLURM_ARRAY_TASK_MIN", "10"),
+                ("SLURM_ARRAY_TASK_MAX", "13"),
+            ]),
+        )
+        .unwrap();
         assert_eq!((p.index, p.count), (1, 4));
         let (p, _) = resolve_part("auto", Some(3), &env(&[("JOB_COMPLETION_INDEX", "2")])).unwrap();
         assert_eq!((p.index, p.count), (2, 3));
-        let err = resolve_part("auto", None, &env(&[("JOB_COMPLETION_INDEX", "2")])).unwrap_err().to_string();
+        let err = resolve_part("auto", None, &env(&[("JOB_COMPLETION_INDEX", "2")]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--parts"), "{err}");
-        let err = resolve_part("auto", None, &env(&[])).unwrap_err().to_string();
+        let err = resolve_part("auto", None, &env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SLURM_ARRAY_TASK_ID"), "{err}");
     }
 }

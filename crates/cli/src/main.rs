@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 pub const EXIT_SOME_FAILED: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "graft", version, about = "Transfer learning from frozen ONNX backbones: embed, cache, train heads.")]
+#[command(
+    name = "graft",
+    version,
+    about = "Transfer learning from frozen ONNX backbones: embed, cache, train heads."
+)]
 struct Cli {
     /// ONNX Runtime library to load (else ORT_DYLIB_PATH, else the Graft cache).
     #[arg(long, global = true, env = "GRAFT_ORT_LIB")]

@@ -47,11 +47,21 @@ pub enum ModelsCommand {
 
 pub fn setup(args: SetupArgs) -> Result<u8> {
     let home = GraftHome::from_env();
-    let lib = runtime::install(&home, &CPU_BUILD).context("installing the ONNX Runtime CPU build")?;
-    println!("onnxruntime {} (cpu): {}", runtime::ORT_VERSION, lib.display());
+    let lib =
+        runtime::install(&home, &CPU_BUILD).context("installing the ONNX Runtime CPU build")?;
+    println!(
+        "onnxruntime {} (cpu): {}",
+        runtime::ORT_VERSION,
+        lib.display()
+    );
     if args.gpu {
-        let lib = runtime::install(&home, &GPU_BUILD).context("installing the ONNX Runtime GPU build")?;
-        println!("onnxruntime {} (gpu): {}", runtime::ORT_VERSION, lib.display());
+        let lib =
+            runtime::install(&home, &GPU_BUILD).context("installing the ONNX Runtime GPU build")?;
+        println!(
+            "onnxruntime {} (gpu): {}",
+            runtime::ORT_VERSION,
+            lib.display()
+        );
         let report = runtime::gpu_library_report(&lib);
         for (name, found) in &report {
             println!("  {name}: {}", found.as_deref().unwrap_or("MISSING"));
@@ -95,11 +105,16 @@ pub fn doctor(ort_lib: Option<&Path>) -> Result<u8> {
             }
         } else {
             if required {
-                problems.push(format!("required model {name} is not fetched: run `graft models fetch {name}`"));
+                problems.push(format!(
+                    "required model {name} is not fetched: run `graft models fetch {name}`"
+                ));
             }
             "not fetched".into()
         };
-        println!("model {name}: {state}{}", if required { " (required)" } else { "" });
+        println!(
+            "model {name}: {state}{}",
+            if required { " (required)" } else { "" }
+        );
     }
     if problems.is_empty() {
         println!("ok");
@@ -134,20 +149,38 @@ pub fn models(cmd: ModelsCommand, ort_lib: Option<PathBuf>) -> Result<u8> {
             let mut value = serde_json::to_value(&m)?;
             if let Some(obj) = value.as_object_mut() {
                 obj.insert("manifest".into(), m.origin.clone().into());
-                obj.insert("folder".into(), m.model_dir(&home).display().to_string().into());
+                obj.insert(
+                    "folder".into(),
+                    m.model_dir(&home).display().to_string().into(),
+                );
             }
             println!("{}", serde_json::to_string_pretty(&value)?);
             Ok(0)
         }
-        ModelsCommand::Fetch { names, reexport, hub_endpoint, offline } => {
-            let opts = FetchOptions { refetch: reexport, hub_endpoint, offline, ort_lib };
+        ModelsCommand::Fetch {
+            names,
+            reexport,
+            hub_endpoint,
+            offline,
+        } => {
+            let opts = FetchOptions {
+                refetch: reexport,
+                hub_endpoint,
+                offline,
+                ort_lib,
+            };
             for name in names {
                 let m = ModelManifest::resolve(&name)?;
-                let report = fetch_model(&m, &home, &opts).with_context(|| format!("fetching {name}"))?;
+                let report =
+                    fetch_model(&m, &home, &opts).with_context(|| format!("fetching {name}"))?;
                 println!(
                     "{}: {} {} [{}]",
                     report.name,
-                    if report.already_present { "present" } else { "fetched" },
+                    if report.already_present {
+                        "present"
+                    } else {
+                        "fetched"
+                    },
                     report.dir.display(),
                     report.checks.join(", ")
                 );

@@ -11,7 +11,7 @@ use crate::device::{self, Device, GpuOptions};
 use crate::error::{ort_err, EmbedError, Result};
 use crate::fetch;
 use crate::home::GraftHome;
-use crate::manifest::{ModelManifest, Modality, Pooling};
+use crate::manifest::{Modality, ModelManifest, Pooling};
 use crate::preprocess::TextBatch;
 use crate::runtime;
 
@@ -145,14 +145,22 @@ impl Backbone {
         let inputs: Vec<&str> = self.session.inputs().iter().map(|o| o.name()).collect();
         let outputs: Vec<&str> = self.session.outputs().iter().map(|o| o.name()).collect();
         let names = &self.manifest.onnx.inputs;
-        let wanted_inputs = [&names.pixels, &names.input_ids, &names.attention_mask, &names.token_type_ids];
+        let wanted_inputs = [
+            &names.pixels,
+            &names.input_ids,
+            &names.attention_mask,
+            &names.token_type_ids,
+        ];
         let mut problems = Vec::new();
         for name in wanted_inputs.into_iter().flatten() {
             if !inputs.contains(&name.as_str()) {
                 problems.push(format!("input `{name}` not found"));
             }
         }
-        let wanted_outputs = [Some(&self.manifest.onnx.output), self.manifest.onnx.logits.as_ref()];
+        let wanted_outputs = [
+            Some(&self.manifest.onnx.output),
+            self.manifest.onnx.logits.as_ref(),
+        ];
         for name in wanted_outputs.into_iter().flatten() {
             if !outputs.contains(&name.as_str()) {
                 problems.push(format!("output `{name}` not found"));
@@ -183,15 +191,29 @@ impl Backbone {
     /// Runs an image batch and returns the classifier output (`[onnx] logits`).
     pub fn logits_pixels(&mut self, shape: [usize; 4], data: &[f32]) -> Result<Array2<f32>> {
         let name = self.manifest.onnx.logits.clone().ok_or_else(|| {
-            EmbedError::Invalid(format!("{}: the manifest names no logits output", self.manifest.name))
+            EmbedError::Invalid(format!(
+                "{}: the manifest names no logits output",
+                self.manifest.name
+            ))
         })?;
         self.run_pixels(shape, data, &name, Some(0))
     }
 
-    fn run_pixels(&mut self, shape: [usize; 4], data: &[f32], output: &str, dim_override: Option<usize>) -> Result<Array2<f32>> {
+    fn run_pixels(
+        &mut self,
+        shape: [usize; 4],
+        data: &[f32],
+        output: &str,
+        dim_override: Option<usize>,
+    ) -> Result<Array2<f32>> {
         let input = self.manifest.onnx.inputs.pixels.clone().unwrap_or_default();
-        let ctx = format!("{}: running a batch of {}", self.model_path.display(), shape[0]);
-        let tensor = TensorRef::from_array_view((shape.map(|d| d as i64), data)).map_err(ort_err(&ctx))?;
+        let ctx = format!(
+            "{}: running a batch of {}",
+            self.model_path.display(),
+            shape[0]
+        );
+        let tensor =
+            TensorRef::from_array_view((shape.map(|d| d as i64), data)).map_err(ort_err(&ctx))?;
         let outputs = self
             .session
             .run(ort::inputs![input.as_str() => tensor])
@@ -202,8 +224,12 @@ impl Backbone {
         })?;
         let (out_shape, values) = value.try_extract_tensor::<f32>().map_err(ort_err(&ctx))?;
         let dims: Vec<usize> = out_shape.iter().map(|&d| d.max(0) as usize).collect();
-        let pooled = pool(&dims, values, None, Pooling::Cls)
-            .map_err(|reason| EmbedError::ModelMismatch { path: self.model_path.clone(), reason })?;
+        let pooled = pool(&dims, values, None, Pooling::Cls).map_err(|reason| {
+            EmbedError::ModelMismatch {
+                path: self.model_path.clone(),
+                reason,
+            }
+        })?;
         let want = dim_override.unwrap_or(self.manifest.dim);
         check_dim(&self.model_path, &pooled, want)?;
         Ok(pooled)
@@ -214,7 +240,11 @@ impl Backbone {
     pub fn embed_tokens(&mut self, batch: &TextBatch) -> Result<Array2<f32>> {
         let names = self.manifest.onnx.inputs.clone();
         let shape = [batch.rows as i64, batch.len as i64];
-        let ctx = format!("{}: running a batch of {} texts", self.model_path.display(), batch.rows);
+        let ctx = format!(
+            "{}: running a batch of {} texts",
+            self.model_path.display(),
+            batch.rows
+        );
         let mut inputs: Vec<(String, TensorRef<'_, i64>)> = Vec::new();
         for (name, data) in [
             (&names.input_ids, &batch.input_ids),
@@ -222,10 +252,16 @@ impl Backbone {
             (&names.token_type_ids, &batch.token_type_ids),
         ] {
             if let Some(name) = name {
-                inputs.push((name.clone(), TensorRef::from_array_view((shape, data.as_slice())).map_err(ort_err(&ctx))?));
+                inputs.push((
+                    name.clone(),
+                    TensorRef::from_array_view((shape, data.as_slice())).map_err(ort_err(&ctx))?,
+                ));
             }
         }
-        let feeds: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> = inputs
+        let feeds: Vec<(
+            std::borrow::Cow<'_, str>,
+            ort::session::SessionInputValue<'_>,
+        )> = inputs
             .into_iter()
             .map(|(n, t)| (std::borrow::Cow::Owned(n), t.into()))
             .collect();
@@ -239,8 +275,13 @@ impl Backbone {
         let dims: Vec<usize> = out_shape.iter().map(|&d| d.max(0) as usize).collect();
         let text = self.manifest.text.clone();
         let pooling = text.as_ref().map_or(Pooling::Mean, |t| t.pooling);
-        let mut pooled = pool(&dims, values, Some(&batch.attention_mask), pooling)
-            .map_err(|reason| EmbedError::ModelMismatch { path: self.model_path.clone(), reason })?;
+        let mut pooled =
+            pool(&dims, values, Some(&batch.attention_mask), pooling).map_err(|reason| {
+                EmbedError::ModelMismatch {
+                    path: self.model_path.clone(),
+                    reason,
+                }
+            })?;
         check_dim(&self.model_path, &pooled, self.manifest.dim)?;
         if text.is_some_and(|t| t.normalize) {
             l2_normalise(&mut pooled);
@@ -258,7 +299,10 @@ fn check_dim(path: &Path, pooled: &Array2<f32>, want: usize) -> Result<()> {
     if want != 0 && pooled.ncols() != want {
         return Err(EmbedError::ModelMismatch {
             path: path.to_path_buf(),
-            reason: format!("output has {} features per item, the manifest says dim = {want}", pooled.ncols()),
+            reason: format!(
+                "output has {} features per item, the manifest says dim = {want}",
+                pooled.ncols()
+            ),
         });
     }
     Ok(())
@@ -267,7 +311,12 @@ fn check_dim(path: &Path, pooled: &Array2<f32>, want: usize) -> Result<()> {
 /// Reduces a model output to one row per item:
 /// [n, d] as is; [n, t, d] by `pooling` over the mask (CLS for images);
 /// [n, d, h, w] by global average pooling.
-pub fn pool(dims: &[usize], values: &[f32], mask: Option<&[i64]>, pooling: Pooling) -> std::result::Result<Array2<f32>, String> {
+pub fn pool(
+    dims: &[usize],
+    values: &[f32],
+    mask: Option<&[i64]>,
+    pooling: Pooling,
+) -> std::result::Result<Array2<f32>, String> {
     match *dims {
         [n, d] => Array2::from_shape_vec((n, d), values.to_vec()).map_err(|e| e.to_string()),
         [n, t, d] => {
@@ -293,7 +342,11 @@ pub fn pool(dims: &[usize], values: &[f32], mask: Option<&[i64]>, pooling: Pooli
                         }
                         row.mapv_inplace(|v| v / t.max(1) as f32);
                     }
-                    _ => out.row_mut(i).iter_mut().zip(&item[..d]).for_each(|(o, v)| *o = *v),
+                    _ => out
+                        .row_mut(i)
+                        .iter_mut()
+                        .zip(&item[..d])
+                        .for_each(|(o, v)| *o = *v),
                 }
             }
             Ok(out)
@@ -304,12 +357,15 @@ pub fn pool(dims: &[usize], values: &[f32], mask: Option<&[i64]>, pooling: Pooli
             for i in 0..n {
                 for k in 0..c {
                     let start = (i * c + k) * plane;
-                    out[[i, k]] = values[start..start + plane].iter().sum::<f32>() / plane.max(1) as f32;
+                    out[[i, k]] =
+                        values[start..start + plane].iter().sum::<f32>() / plane.max(1) as f32;
                 }
             }
             Ok(out)
         }
-        _ => Err(format!("output shape {dims:?} is not [n, d], [n, t, d] or [n, c, h, w]")),
+        _ => Err(format!(
+            "output shape {dims:?} is not [n, d], [n, t, d] or [n, c, h, w]"
+        )),
     }
 }
 

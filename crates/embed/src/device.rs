@@ -34,7 +34,9 @@ impl FromStr for Device {
         let (kind, id) = match s.split_once(':') {
             Some((k, n)) => {
                 let id = n.parse::<i32>().ok().filter(|i| *i >= 0).ok_or_else(|| {
-                    EmbedError::Invalid(format!("--device {s}: `{n}` is not a GPU index (expected e.g. cuda:0)"))
+                    EmbedError::Invalid(format!(
+                        "--device {s}: `{n}` is not a GPU index (expected e.g. cuda:0)"
+                    ))
                 })?;
                 (k, Some(id))
             }
@@ -116,7 +118,10 @@ pub fn plan(device: Device, opts: &GpuOptions) -> Vec<Vec<ProviderPlan>> {
         if let Some(limit) = opts.memory_limit {
             o.push(("gpu_mem_limit".into(), limit.to_string()));
         }
-        ProviderPlan { kind: "cuda", options: o }
+        ProviderPlan {
+            kind: "cuda",
+            options: o,
+        }
     };
     let trt = |id: i32| {
         let mut o = vec![("device_id".to_string(), id.to_string())];
@@ -144,9 +149,15 @@ pub fn plan(device: Device, opts: &GpuOptions) -> Vec<Vec<ProviderPlan>> {
             o.push(("trt_profile_opt_shapes".into(), shapes(|p| &p.opt)));
             o.push(("trt_profile_max_shapes".into(), shapes(|p| &p.max)));
         }
-        ProviderPlan { kind: "tensorrt", options: o }
+        ProviderPlan {
+            kind: "tensorrt",
+            options: o,
+        }
     };
-    let cpu = ProviderPlan { kind: "cpu", options: Vec::new() };
+    let cpu = ProviderPlan {
+        kind: "cpu",
+        options: Vec::new(),
+    };
     match device {
         Device::Cpu => vec![vec![cpu]],
         Device::Cuda(id) => vec![vec![cuda(id)]],
@@ -224,14 +235,21 @@ mod tests {
         assert_eq!(plans.len(), 1);
         let trt = &plans[0][0];
         assert_eq!(trt.kind, "tensorrt");
-        let get = |k: &str| trt.options.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            trt.options
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("device_id"), Some("2"));
         assert_eq!(get("trt_fp16_enable"), Some("1"));
         assert_eq!(get("trt_engine_cache_path"), Some("/tmp/trt"));
         assert_eq!(get("trt_profile_opt_shapes"), Some("input:64x3x224x224"));
         let cuda = &plans[0][1];
         assert_eq!(cuda.kind, "cuda");
-        assert!(cuda.options.contains(&("gpu_mem_limit".into(), (1u64 << 30).to_string())));
+        assert!(cuda
+            .options
+            .contains(&("gpu_mem_limit".into(), (1u64 << 30).to_string())));
         let auto = plan(Device::Auto, &GpuOptions::default());
         let kinds: Vec<&str> = auto.iter().map(|c| c[0].kind).collect();
         assert_eq!(kinds, ["tensorrt", "cuda", "cpu"]);

@@ -121,7 +121,9 @@ pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) ->
 }
 
 /// Maps an `ort::Error` to [`EmbedError::Ort`] with context.
-pub(crate) fn ort_err<E: std::fmt::Display>(context: impl Into<String>) -> impl FnOnce(E) -> EmbedError {
+pub(crate) fn ort_err<E: std::fmt::Display>(
+    context: impl Into<String>,
+) -> impl FnOnce(E) -> EmbedError {
     let context = context.into();
     move |e| EmbedError::Ort {
         context,

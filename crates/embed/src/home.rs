@@ -33,7 +33,9 @@ impl GraftHome {
 
     /// Where ONNX Runtime builds are unpacked: `runtime/<flavour>-<version>/`.
     pub fn runtime_dir(&self, flavour: &str, version: &str) -> PathBuf {
-        self.root.join("runtime").join(format!("{flavour}-{version}"))
+        self.root
+            .join("runtime")
+            .join(format!("{flavour}-{version}"))
     }
 
     /// Where a model's files live: `models/<name>/`.

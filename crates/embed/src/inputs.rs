@@ -67,7 +67,11 @@ pub struct TextFields {
 
 impl Default for TextFields {
     fn default() -> Self {
-        TextFields { text: "text".into(), labels: Vec::new(), id: None }
+        TextFields {
+            text: "text".into(),
+            labels: Vec::new(),
+            id: None,
+        }
     }
 }
 
@@ -88,7 +92,15 @@ fn file_item(id: String, path: &Path, label: Option<String>) -> std::result::Res
     if let Some(l) = label {
         labels.insert("label".to_string(), l);
     }
-    Ok(Item { id, source: ItemSource::File { path: path.to_path_buf(), size: meta.len(), mtime }, labels })
+    Ok(Item {
+        id,
+        source: ItemSource::File {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            mtime,
+        },
+        labels,
+    })
 }
 
 /// Lists image files under `inputs` (files or folders, recursive, sorted).
@@ -98,19 +110,30 @@ pub fn list_images(inputs: &[PathBuf], labels_file: Option<&Path>) -> Result<Lis
         if input.is_file() {
             match file_item(input.display().to_string(), input, None) {
                 Ok(item) => listing.items.push(item),
-                Err(reason) => listing.errors.push(ErrorRecord { id: input.display().to_string(), reason }),
+                Err(reason) => listing.errors.push(ErrorRecord {
+                    id: input.display().to_string(),
+                    reason,
+                }),
             }
             continue;
         }
         if !input.is_dir() {
-            return Err(EmbedError::Invalid(format!("{}: no such file or directory", input.display())));
+            return Err(EmbedError::Invalid(format!(
+                "{}: no such file or directory",
+                input.display()
+            )));
         }
         for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    let id = e.path().map_or_else(|| input.display().to_string(), |p| p.display().to_string());
-                    listing.errors.push(ErrorRecord { id, reason: format!("cannot list: {e}") });
+                    let id = e
+                        .path()
+                        .map_or_else(|| input.display().to_string(), |p| p.display().to_string());
+                    listing.errors.push(ErrorRecord {
+                        id,
+                        reason: format!("cannot list: {e}"),
+                    });
                     continue;
                 }
             };
@@ -146,13 +169,28 @@ pub fn list_images(inputs: &[PathBuf], labels_file: Option<&Path>) -> Result<Lis
 /// Reads an id -> label file: CSV with `id,label` columns, or JSONL objects.
 pub fn read_labels_file(path: &Path) -> Result<HashMap<String, String>> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    let bad = |line: usize, why: String| EmbedError::Invalid(format!("{}:{line}: {why}", path.display()));
+    let bad =
+        |line: usize, why: String| EmbedError::Invalid(format!("{}:{line}: {why}", path.display()));
     let mut map = HashMap::new();
-    if path.extension().is_some_and(|e| e == "jsonl" || e == "json") {
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
-            let id = v.get("id").map(json_str).ok_or_else(|| bad(i + 1, "no `id` field".into()))?;
-            let label = v.get("label").map(json_str).ok_or_else(|| bad(i + 1, "no `label` field".into()))?;
+    if path
+        .extension()
+        .is_some_and(|e| e == "jsonl" || e == "json")
+    {
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
+            let id = v
+                .get("id")
+                .map(json_str)
+                .ok_or_else(|| bad(i + 1, "no `id` field".into()))?;
+            let label = v
+                .get("label")
+                .map(json_str)
+                .ok_or_else(|| bad(i + 1, "no `label` field".into()))?;
             map.insert(id, label);
         }
     } else {
@@ -160,11 +198,17 @@ pub fn read_labels_file(path: &Path) -> Result<HashMap<String, String>> {
         let headers = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
         let col = |name: &str| headers.iter().position(|h| h == name);
         let (Some(idc), Some(lc)) = (col("id"), col("label")) else {
-            return Err(bad(1, "expected a header with `id` and `label` columns".into()));
+            return Err(bad(
+                1,
+                "expected a header with `id` and `label` columns".into(),
+            ));
         };
         for (i, rec) in reader.records().enumerate() {
             let rec = rec.map_err(|e| bad(i + 2, e.to_string()))?;
-            map.insert(rec.get(idc).unwrap_or_default().to_string(), rec.get(lc).unwrap_or_default().to_string());
+            map.insert(
+                rec.get(idc).unwrap_or_default().to_string(),
+                rec.get(lc).unwrap_or_default().to_string(),
+            );
         }
     }
     Ok(map)
@@ -179,9 +223,16 @@ fn json_str(v: &serde_json::Value) -> String {
 
 /// Lists texts from `.txt` (one per line), `.jsonl` and `.csv` files.
 pub fn list_texts(inputs: &[PathBuf], fields: &TextFields) -> Result<Listing> {
-    let mut listing = Listing { tasks: fields.labels.clone(), ..Default::default() };
+    let mut listing = Listing {
+        tasks: fields.labels.clone(),
+        ..Default::default()
+    };
     for path in inputs {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match ext.as_str() {
             "jsonl" | "ndjson" => list_jsonl(path, fields, &mut listing)?,
             "csv" | "tsv" => list_csv(path, fields, ext == "tsv", &mut listing)?,
@@ -193,9 +244,16 @@ pub fn list_texts(inputs: &[PathBuf], fields: &TextFields) -> Result<Listing> {
 
 fn push_text(listing: &mut Listing, id: String, text: String, labels: BTreeMap<String, String>) {
     if text.trim().is_empty() {
-        listing.errors.push(ErrorRecord { id, reason: "empty text".into() });
+        listing.errors.push(ErrorRecord {
+            id,
+            reason: "empty text".into(),
+        });
     } else {
-        listing.items.push(Item { id, source: ItemSource::Text(text), labels });
+        listing.items.push(Item {
+            id,
+            source: ItemSource::Text(text),
+            labels,
+        });
     }
 }
 
@@ -206,8 +264,16 @@ fn list_txt(path: &Path, listing: &mut Listing) -> Result<()> {
         let id = format!("{}:{}", path.display(), i + 1);
         match String::from_utf8(line) {
             Ok(text) if text.trim().is_empty() => {}
-            Ok(text) => push_text(listing, id, text.trim_end_matches('\r').to_string(), BTreeMap::new()),
-            Err(_) => listing.errors.push(ErrorRecord { id, reason: "not valid UTF-8".into() }),
+            Ok(text) => push_text(
+                listing,
+                id,
+                text.trim_end_matches('\r').to_string(),
+                BTreeMap::new(),
+            ),
+            Err(_) => listing.errors.push(ErrorRecord {
+                id,
+                reason: "not valid UTF-8".into(),
+            }),
         }
     }
     Ok(())
@@ -224,19 +290,34 @@ fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result
         let value: serde_json::Value = match serde_json::from_slice(&line) {
             Ok(v) => v,
             Err(e) => {
-                listing.errors.push(ErrorRecord { id: fallback_id, reason: format!("invalid JSON: {e}") });
+                listing.errors.push(ErrorRecord {
+                    id: fallback_id,
+                    reason: format!("invalid JSON: {e}"),
+                });
                 continue;
             }
         };
-        let id = fields.id.as_ref().and_then(|f| value.get(f)).map_or(fallback_id, json_str);
+        let id = fields
+            .id
+            .as_ref()
+            .and_then(|f| value.get(f))
+            .map_or(fallback_id, json_str);
         let Some(text) = value.get(&fields.text).and_then(|t| t.as_str()) else {
-            listing.errors.push(ErrorRecord { id, reason: format!("no string field `{}`", fields.text) });
+            listing.errors.push(ErrorRecord {
+                id,
+                reason: format!("no string field `{}`", fields.text),
+            });
             continue;
         };
         let labels = fields
             .labels
             .iter()
-            .filter_map(|f| value.get(f).filter(|v| !v.is_null()).map(|v| (f.clone(), json_str(v))))
+            .filter_map(|f| {
+                value
+                    .get(f)
+                    .filter(|v| !v.is_null())
+                    .map(|v| (f.clone(), json_str(v)))
+            })
             .collect();
         push_text(listing, id, text.to_string(), labels);
     }
@@ -249,7 +330,10 @@ fn list_csv(path: &Path, fields: &TextFields, tabs: bool, listing: &mut Listing)
         .flexible(true)
         .from_path(path)
         .map_err(|e| EmbedError::Invalid(format!("{}: {e}", path.display())))?;
-    let headers = reader.headers().map_err(|e| EmbedError::Invalid(format!("{}: {e}", path.display())))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| EmbedError::Invalid(format!("{}: {e}", path.display())))?
+        .clone();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let text_col = col(&fields.text).ok_or_else(|| {
         EmbedError::Invalid(format!(
@@ -260,29 +344,43 @@ fn list_csv(path: &Path, fields: &TextFields, tabs: bool, listing: &mut Listing)
         ))
     })?;
     let id_col = fields.id.as_deref().and_then(col);
-    let label_cols: Vec<(String, Option<usize>)> = fields.labels.iter().map(|l| (l.clone(), col(l))).collect();
+    let label_cols: Vec<(String, Option<usize>)> =
+        fields.labels.iter().map(|l| (l.clone(), col(l))).collect();
     for (i, rec) in reader.byte_records().enumerate() {
         let fallback_id = format!("{}:{}", path.display(), i + 2);
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                listing.errors.push(ErrorRecord { id: fallback_id, reason: format!("invalid CSV row: {e}") });
+                listing.errors.push(ErrorRecord {
+                    id: fallback_id,
+                    reason: format!("invalid CSV row: {e}"),
+                });
                 continue;
             }
         };
         let get = |c: usize| rec.get(c).map(|b| String::from_utf8_lossy(b).into_owned());
         let id = id_col.and_then(get).unwrap_or(fallback_id);
         let Some(text) = rec.get(text_col).map(|b| String::from_utf8(b.to_vec())) else {
-            listing.errors.push(ErrorRecord { id, reason: "row has no text column".into() });
+            listing.errors.push(ErrorRecord {
+                id,
+                reason: "row has no text column".into(),
+            });
             continue;
         };
         let Ok(text) = text else {
-            listing.errors.push(ErrorRecord { id, reason: "not valid UTF-8".into() });
+            listing.errors.push(ErrorRecord {
+                id,
+                reason: "not valid UTF-8".into(),
+            });
             continue;
         };
         let labels = label_cols
             .iter()
-            .filter_map(|(name, c)| c.and_then(get).filter(|v| !v.is_empty()).map(|v| (name.clone(), v)))
+            .filter_map(|(name, c)| {
+                c.and_then(get)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (name.clone(), v))
+            })
             .collect();
         push_text(listing, id, text, labels);
     }

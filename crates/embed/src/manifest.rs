@@ -15,13 +15,31 @@ use crate::home::GraftHome;
 
 /// The manifests shipped in `models/`, built into the binary.
 const BUILTIN: &[(&str, &str)] = &[
-    ("efficientnet-lite0", include_str!("../../../models/efficientnet-lite0.toml")),
-    ("all-minilm-l6-v2", include_str!("../../../models/all-minilm-l6-v2.toml")),
+    (
+        "efficientnet-lite0",
+        include_str!("../../../models/efficientnet-lite0.toml"),
+    ),
+    (
+        "all-minilm-l6-v2",
+        include_str!("../../../models/all-minilm-l6-v2.toml"),
+    ),
     ("resnet50", include_str!("../../../models/resnet50.toml")),
-    ("clip-vit-b32-image", include_str!("../../../models/clip-vit-b32-image.toml")),
-    ("clip-vit-b32-text", include_str!("../../../models/clip-vit-b32-text.toml")),
-    ("dinov2-small", include_str!("../../../models/dinov2-small.toml")),
-    ("bge-small-en-v1.5", include_str!("../../../models/bge-small-en-v1.5.toml")),
+    (
+        "clip-vit-b32-image",
+        include_str!("../../../models/clip-vit-b32-image.toml"),
+    ),
+    (
+        "clip-vit-b32-text",
+        include_str!("../../../models/clip-vit-b32-text.toml"),
+    ),
+    (
+        "dinov2-small",
+        include_str!("../../../models/dinov2-small.toml"),
+    ),
+    (
+        "bge-small-en-v1.5",
+        include_str!("../../../models/bge-small-en-v1.5.toml"),
+    ),
 ];
 
 /// What a backbone embeds.
@@ -312,13 +330,14 @@ impl ModelManifest {
 
     /// The built-in manifest called `name`.
     pub fn builtin(name: &str) -> Result<Self> {
-        let (_, text) = BUILTIN
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| EmbedError::UnknownModel {
-                name: name.into(),
-                known: builtin_names().join(", "),
-            })?;
+        let (_, text) =
+            BUILTIN
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or_else(|| EmbedError::UnknownModel {
+                    name: name.into(),
+                    known: builtin_names().join(", "),
+                })?;
         Self::parse(text, &format!("models/{name}.toml (built-in)"))
     }
 
@@ -370,7 +389,9 @@ impl ModelManifest {
                     .as_ref()
                     .ok_or("an image model needs an [image] section")?;
                 if self.onnx.inputs.pixels.is_none() {
-                    return Err("an image model needs [onnx.inputs] pixels = \"<input name>\"".into());
+                    return Err(
+                        "an image model needs [onnx.inputs] pixels = \"<input name>\"".into(),
+                    );
                 }
                 if prep.size.contains(&0) {
                     return Err("[image] size must be positive".into());
@@ -388,7 +409,9 @@ impl ModelManifest {
                     .as_ref()
                     .ok_or("a text model needs a [text] section")?;
                 if self.onnx.inputs.input_ids.is_none() {
-                    return Err("a text model needs [onnx.inputs] input_ids = \"<input name>\"".into());
+                    return Err(
+                        "a text model needs [onnx.inputs] input_ids = \"<input name>\"".into(),
+                    );
                 }
                 if prep.max_length == 0 {
                     return Err("[text] max_length must be positive".into());
@@ -421,14 +444,22 @@ mod tests {
 
     #[test]
     fn typo_is_reported_with_the_key() {
-        let text = include_str!("../../../models/all-minilm-l6-v2.toml").replace("max_length", "max_lenght");
-        let err = ModelManifest::parse(&text, "typo.toml").unwrap_err().to_string();
-        assert!(err.contains("typo.toml") && err.contains("max_lenght"), "{err}");
+        let text = include_str!("../../../models/all-minilm-l6-v2.toml")
+            .replace("max_length", "max_lenght");
+        let err = ModelManifest::parse(&text, "typo.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("typo.toml") && err.contains("max_lenght"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_model_lists_known_ones() {
-        let err = ModelManifest::resolve("no-such-model").unwrap_err().to_string();
+        let err = ModelManifest::resolve("no-such-model")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("efficientnet-lite0"), "{err}");
     }
 }

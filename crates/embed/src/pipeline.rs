@@ -148,9 +148,19 @@ pub fn embed_to_cache(
         preprocessing: manifest.preprocessing(),
         dim: manifest.dim,
     };
-    let (mut writer, done) = CacheWriter::open(out, stamp, opts.part, &opts.owner, opts.force, opts.shard_rows)?;
+    let (mut writer, done) = CacheWriter::open(
+        out,
+        stamp,
+        opts.part,
+        &opts.owner,
+        opts.force,
+        opts.shard_rows,
+    )?;
     writer.set_tasks(listing.tasks.clone());
-    let mut summary = EmbedSummary { provider: backbone.provider().to_string(), ..Default::default() };
+    let mut summary = EmbedSummary {
+        provider: backbone.provider().to_string(),
+        ..Default::default()
+    };
     let mut todo = Vec::new();
     let mut changed = HashSet::new();
     for item in listing.items {
@@ -164,7 +174,9 @@ pub fn embed_to_cache(
             None => todo.push(item),
             Some(key) => {
                 let same = match &item.source {
-                    ItemSource::File { size, mtime, .. } => key.size == Some(*size) && key.mtime == Some(*mtime),
+                    ItemSource::File { size, mtime, .. } => {
+                        key.size == Some(*size) && key.mtime == Some(*mtime)
+                    }
                     ItemSource::Text(t) => key.hash == graft_cache::checksum(t.as_bytes()),
                 };
                 if same {
@@ -185,28 +197,38 @@ pub fn embed_to_cache(
     progress.start(todo.len());
     let mut tokens = 0usize;
     let default_task = listing.tasks.first().cloned();
-    let stages = run_batches(backbone, text_prep, todo, default_task, opts, &mut |batch, features| {
-        let t = Instant::now();
-        let failed = batch.errors.len();
-        for e in batch.errors {
-            writer.push_error(e);
-        }
-        let rows = batch.items.len();
-        if let Some(f) = features {
-            for (r, item) in batch.items.into_iter().enumerate() {
-                let thumb = batch.thumbnails.get(r).map(Vec::as_slice);
-                let row = f.row(r);
-                let slice = row.as_slice().map(<[f32]>::to_vec).unwrap_or_else(|| row.to_vec());
-                writer.push(&slice, item, thumb)?;
+    let stages = run_batches(
+        backbone,
+        text_prep,
+        todo,
+        default_task,
+        opts,
+        &mut |batch, features| {
+            let t = Instant::now();
+            let failed = batch.errors.len();
+            for e in batch.errors {
+                writer.push_error(e);
             }
-        }
-        if let BatchInput::Tokens(tb) = &batch.input {
-            tokens += tb.real_tokens;
-        }
-        summary.embedded += rows;
-        progress.advance(rows, failed);
-        Ok(t.elapsed())
-    })?;
+            let rows = batch.items.len();
+            if let Some(f) = features {
+                for (r, item) in batch.items.into_iter().enumerate() {
+                    let thumb = batch.thumbnails.get(r).map(Vec::as_slice);
+                    let row = f.row(r);
+                    let slice = row
+                        .as_slice()
+                        .map(<[f32]>::to_vec)
+                        .unwrap_or_else(|| row.to_vec());
+                    writer.push(&slice, item, thumb)?;
+                }
+            }
+            if let BatchInput::Tokens(tb) = &batch.input {
+                tokens += tb.real_tokens;
+            }
+            summary.embedded += rows;
+            progress.advance(rows, failed);
+            Ok(t.elapsed())
+        },
+    )?;
     summary.failed = writer.failed();
     let manifest = writer.finish()?;
     summary.rows = manifest.rows;
@@ -221,19 +243,40 @@ pub fn embed_to_cache(
 
 /// Embeds image files into a matrix (rows in input order); failures are returned
 /// beside it and their rows are left out.
-pub fn embed_images(backbone: &mut Backbone, paths: &[std::path::PathBuf], opts: &EmbedOptions) -> Result<(Vec<String>, Array2<f32>, Vec<ErrorRecord>)> {
+pub fn embed_images(
+    backbone: &mut Backbone,
+    paths: &[std::path::PathBuf],
+    opts: &EmbedOptions,
+) -> Result<(Vec<String>, Array2<f32>, Vec<ErrorRecord>)> {
     let listing = crate::inputs::list_images(paths, None)?;
     collect(backbone, None, listing, opts)
 }
 
 /// Embeds texts into a matrix (rows in input order).
-pub fn embed_texts(backbone: &mut Backbone, tokenizer: &TextPreprocessor, texts: &[String], opts: &EmbedOptions) -> Result<Array2<f32>> {
+pub fn embed_texts(
+    backbone: &mut Backbone,
+    tokenizer: &TextPreprocessor,
+    texts: &[String],
+    opts: &EmbedOptions,
+) -> Result<Array2<f32>> {
     let items = texts
         .iter()
         .enumerate()
-        .map(|(i, t)| Item { id: i.to_string(), source: ItemSource::Text(t.clone()), labels: Default::default() })
+        .map(|(i, t)| Item {
+            id: i.to_string(),
+            source: ItemSource::Text(t.clone()),
+            labels: Default::default(),
+        })
         .collect();
-    let (ids, m, errors) = collect(backbone, Some(tokenizer), Listing { items, ..Default::default() }, opts)?;
+    let (ids, m, errors) = collect(
+        backbone,
+        Some(tokenizer),
+        Listing {
+            items,
+            ..Default::default()
+        },
+        opts,
+    )?;
     if let Some(e) = errors.first() {
         return Err(EmbedError::Invalid(format!("text {}: {}", e.id, e.reason)));
     }
@@ -242,21 +285,38 @@ pub fn embed_texts(backbone: &mut Backbone, tokenizer: &TextPreprocessor, texts:
 }
 
 /// Runs a listing into memory; rows are returned in listing order.
-pub fn collect(backbone: &mut Backbone, text_prep: Option<&TextPreprocessor>, listing: Listing, opts: &EmbedOptions) -> Result<(Vec<String>, Array2<f32>, Vec<ErrorRecord>)> {
-    let order: std::collections::HashMap<String, usize> = listing.items.iter().enumerate().map(|(i, it)| (it.id.clone(), i)).collect();
+pub fn collect(
+    backbone: &mut Backbone,
+    text_prep: Option<&TextPreprocessor>,
+    listing: Listing,
+    opts: &EmbedOptions,
+) -> Result<(Vec<String>, Array2<f32>, Vec<ErrorRecord>)> {
+    let order: std::collections::HashMap<String, usize> = listing
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.id.clone(), i))
+        .collect();
     let dim = backbone.manifest().dim;
     let mut rows: Vec<(usize, String, Vec<f32>)> = Vec::new();
     let mut errors = listing.errors;
-    run_batches(backbone, text_prep, listing.items, None, opts, &mut |batch, features| {
-        errors.extend(batch.errors);
-        if let Some(f) = features {
-            for (r, item) in batch.items.into_iter().enumerate() {
-                let pos = order.get(&item.id).copied().unwrap_or(usize::MAX);
-                rows.push((pos, item.id, f.row(r).to_vec()));
+    run_batches(
+        backbone,
+        text_prep,
+        listing.items,
+        None,
+        opts,
+        &mut |batch, features| {
+            errors.extend(batch.errors);
+            if let Some(f) = features {
+                for (r, item) in batch.items.into_iter().enumerate() {
+                    let pos = order.get(&item.id).copied().unwrap_or(usize::MAX);
+                    rows.push((pos, item.id, f.row(r).to_vec()));
+                }
             }
-        }
-        Ok(Duration::ZERO)
-    })?;
+            Ok(Duration::ZERO)
+        },
+    )?;
     rows.sort_by_key(|r| r.0);
     let mut m = Array2::zeros((rows.len(), dim));
     let mut ids = Vec::with_capacity(rows.len());
@@ -266,6 +326,13 @@ pub fn collect(backbone: &mut Backbone, text_prep: Option<&TextPreprocessor>, li
     }
     Ok((ids, m, errors))
 }
+
+/// Read time, prepare time, and the prepared image or why it failed.
+type PreparedResult = (
+    Duration,
+    Duration,
+    std::result::Result<(ItemRecord, crate::preprocess::PreparedImage), ErrorRecord>,
+);
 
 type Sink<'a> = dyn FnMut(Prepared, Option<Array2<f32>>) -> Result<Duration> + 'a;
 
@@ -291,17 +358,22 @@ fn run_batches(
     let manifest = backbone.manifest().clone();
     let image_prep = manifest.image.clone().map(ImagePreprocessor::new);
     if modality == Modality::Text && text_prep.is_none() {
-        return Err(EmbedError::Invalid(format!("{}: a text model needs its tokenizer", manifest.name)));
+        return Err(EmbedError::Invalid(format!(
+            "{}: a text model needs its tokenizer",
+            manifest.name
+        )));
     }
     let (tx, rx) = crossbeam_channel::bounded::<Prepared>(opts.queue_depth.max(1));
     let mut stages = StageTimes::default();
     std::thread::scope(|scope| -> Result<()> {
-        let producer = scope.spawn(move || {
-            match (modality, &image_prep, text_prep) {
-                (Modality::Image, Some(prep), _) => produce_images(&pool, prep, items, opts.batch_size, &tx),
-                (Modality::Text, _, Some(tok)) => produce_texts(&pool, tok, items, default_task.as_deref(), opts, &tx),
-                _ => {}
+        let producer = scope.spawn(move || match (modality, &image_prep, text_prep) {
+            (Modality::Image, Some(prep), _) => {
+                produce_images(&pool, prep, items, opts.batch_size, &tx)
             }
+            (Modality::Text, _, Some(tok)) => {
+                produce_texts(&pool, tok, items, default_task.as_deref(), opts, &tx)
+            }
+            _ => {}
         });
         let mut result = Ok(());
         loop {
@@ -333,21 +405,43 @@ fn run_batches(
     Ok(stages)
 }
 
-fn produce_images(pool: &rayon::ThreadPool, prep: &ImagePreprocessor, items: Vec<Item>, batch_size: usize, tx: &crossbeam_channel::Sender<Prepared>) {
+fn produce_images(
+    pool: &rayon::ThreadPool,
+    prep: &ImagePreprocessor,
+    items: Vec<Item>,
+    batch_size: usize,
+    tx: &crossbeam_channel::Sender<Prepared>,
+) {
     use rayon::prelude::*;
     let len = prep.tensor_len();
     for chunk in items.chunks(batch_size.max(1)) {
-        let results: Vec<(Duration, Duration, std::result::Result<(ItemRecord, crate::preprocess::PreparedImage), ErrorRecord>)> = pool.install(|| {
+        let results: Vec<PreparedResult> = pool.install(|| {
             chunk
                 .par_iter()
                 .map(|item| {
                     let ItemSource::File { path, size, mtime } = &item.source else {
-                        return (Duration::ZERO, Duration::ZERO, Err(ErrorRecord { id: item.id.clone(), reason: "not a file".into() }));
+                        return (
+                            Duration::ZERO,
+                            Duration::ZERO,
+                            Err(ErrorRecord {
+                                id: item.id.clone(),
+                                reason: "not a file".into(),
+                            }),
+                        );
                     };
                     let t = Instant::now();
                     let bytes = match std::fs::read(path) {
                         Ok(b) => b,
-                        Err(e) => return (t.elapsed(), Duration::ZERO, Err(ErrorRecord { id: item.id.clone(), reason: format!("cannot read: {e}") })),
+                        Err(e) => {
+                            return (
+                                t.elapsed(),
+                                Duration::ZERO,
+                                Err(ErrorRecord {
+                                    id: item.id.clone(),
+                                    reason: format!("cannot read: {e}"),
+                                }),
+                            )
+                        }
                     };
                     let read = t.elapsed();
                     let t = Instant::now();
@@ -366,12 +460,22 @@ fn produce_images(pool: &rayon::ThreadPool, prep: &ImagePreprocessor, items: Vec
                             };
                             (record, p)
                         })
-                        .map_err(|reason| ErrorRecord { id: item.id.clone(), reason });
+                        .map_err(|reason| ErrorRecord {
+                            id: item.id.clone(),
+                            reason,
+                        });
                     (read, prepare, result)
                 })
                 .collect()
         });
-        let mut batch = Prepared { items: Vec::new(), thumbnails: Vec::new(), errors: Vec::new(), input: BatchInput::Empty, read: Duration::ZERO, prepare: Duration::ZERO };
+        let mut batch = Prepared {
+            items: Vec::new(),
+            thumbnails: Vec::new(),
+            errors: Vec::new(),
+            input: BatchInput::Empty,
+            read: Duration::ZERO,
+            prepare: Duration::ZERO,
+        };
         let mut data = Vec::with_capacity(len * chunk.len());
         for (read, prepare, r) in results {
             batch.read += read;
@@ -386,7 +490,10 @@ fn produce_images(pool: &rayon::ThreadPool, prep: &ImagePreprocessor, items: Vec
             }
         }
         if !batch.items.is_empty() {
-            batch.input = BatchInput::Pixels { shape: prep.batch_shape(batch.items.len()), data };
+            batch.input = BatchInput::Pixels {
+                shape: prep.batch_shape(batch.items.len()),
+                data,
+            };
         }
         if tx.send(batch).is_err() {
             return;
@@ -418,8 +525,21 @@ fn produce_texts(
         let encoded = match encoded {
             Ok(e) => e,
             Err(e) => {
-                let errors = chunk.iter().map(|i| ErrorRecord { id: i.id.clone(), reason: format!("cannot tokenise: {e}") }).collect();
-                let batch = Prepared { items: Vec::new(), thumbnails: Vec::new(), errors, input: BatchInput::Empty, read: Duration::ZERO, prepare };
+                let errors = chunk
+                    .iter()
+                    .map(|i| ErrorRecord {
+                        id: i.id.clone(),
+                        reason: format!("cannot tokenise: {e}"),
+                    })
+                    .collect();
+                let batch = Prepared {
+                    items: Vec::new(),
+                    thumbnails: Vec::new(),
+                    errors,
+                    input: BatchInput::Empty,
+                    read: Duration::ZERO,
+                    prepare,
+                };
                 if tx.send(batch).is_err() {
                     return;
                 }
@@ -439,11 +559,30 @@ fn produce_texts(
                     let item = &chunk[i];
                     let text = texts[i];
                     let label = default_task.and_then(|t| item.labels.get(t)).cloned();
-                    let labels = if item.labels.len() > 1 { item.labels.clone() } else { Default::default() };
-                    ItemRecord { id: item.id.clone(), label, labels, hash: graft_cache::checksum(text.as_bytes()), size: None, mtime: None, text: Some(text.to_string()) }
+                    let labels = if item.labels.len() > 1 {
+                        item.labels.clone()
+                    } else {
+                        Default::default()
+                    };
+                    ItemRecord {
+                        id: item.id.clone(),
+                        label,
+                        labels,
+                        hash: graft_cache::checksum(text.as_bytes()),
+                        size: None,
+                        mtime: None,
+                        text: Some(text.to_string()),
+                    }
                 })
                 .collect();
-            let batch = Prepared { items, thumbnails: Vec::new(), errors: Vec::new(), input, read: Duration::ZERO, prepare: per_bucket + t.elapsed() };
+            let batch = Prepared {
+                items,
+                thumbnails: Vec::new(),
+                errors: Vec::new(),
+                input,
+                read: Duration::ZERO,
+                prepare: per_bucket + t.elapsed(),
+            };
             if tx.send(batch).is_err() {
                 return;
             }

