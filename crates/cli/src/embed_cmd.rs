@@ -169,11 +169,13 @@ pub fn resolve_part(
     let host = graft_cache::hostname();
     let (part, owner) = if spec == "auto" {
         if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
-            let (index, count) = match (num("SLURM_ARRAY_TASK_COUNT")?, num("SLURM_ARRAY_TASK_MIN")?, num("SLURM_ARRAY_TASK_MAX")?) {
-                (_, Some(min), Some(max)) if max >= min => (id.saturating_sub(min), max - min + 1),
-                (Some(count), _, _) => (id, count),
-                _ => bail!("--part auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX"),
-            };
+            let (index, count) = slurm_index(
+                id,
+                num("SLURM_ARRAY_TASK_COUNT")?,
+                num("SLURM_ARRAY_TASK_MIN")?,
+                num("SLURM_ARRAY_TASK_MAX")?,
+                num("SLURM_ARRAY_TASK_STEP")?,
+            )?;
             let job = env("SLURM_ARRAY_JOB_ID").unwrap_or_default();
             (PartId { index, count }, format!("slurm:{job}_{id}"))
         } else if let Some(index) = num("JOB_COMPLETION_INDEX")? {
@@ -204,6 +206,38 @@ pub fn resolve_part(
         bail!("--part: index {} is not in 0..{}", part.index, part.count);
     }
     Ok((part, owner))
+}
+
+/// Part index and count of a Slurm array task. Arrays must be a plain range
+/// (`--array=A-B` or `A-B:STEP`): the tasks, in order, are parts 0..COUNT. A listed
+/// array (`--array=1,4,9`) cannot be mapped to parts without gaps and is refused.
+fn slurm_index(
+    id: u32,
+    count: Option<u32>,
+    min: Option<u32>,
+    max: Option<u32>,
+    step: Option<u32>,
+) -> Result<(u32, u32)> {
+    let step = step.unwrap_or(1).max(1);
+    // Without COUNT (old Slurm), a plain range is assumed and checked below.
+    let count = count.or(match (min, max) {
+        (Some(min), Some(max)) if max >= min => Some((max - min) / step + 1),
+        _ => None,
+    });
+    match (count, min, max) {
+        (Some(count), Some(min), Some(max)) if max >= min && id >= min => {
+            let span = max - min;
+            if span % step != 0 || span / step + 1 != count || (id - min) % step != 0 {
+                bail!(
+                    "--part auto: the Slurm array ({min}-{max}, step {step}, {count} tasks) is not a plain range; submit --array=0-{} or pass --part I/N",
+                    count.saturating_sub(1)
+                );
+            }
+            Ok(((id - min) / step, count))
+        }
+        (Some(count), None, None) => Ok((id, count)),
+        _ => bail!("--part auto: SLURM_ARRAY_TASK_ID is set but not SLURM_ARRAY_TASK_COUNT with SLURM_ARRAY_TASK_MIN/MAX"),
+    }
 }
 
 struct Bar(Option<indicatif::ProgressBar>);
@@ -342,6 +376,21 @@ mod tests {
         }
     }
 
+    const STEPPED: &[(&str, &str)] = &[
+        ("SLURM_ARRAY_TASK_ID", "4"),
+        ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ("SLURM_ARRAY_TASK_MIN", "0"),
+        ("SLURM_ARRAY_TASK_MAX", "6"),
+        ("SLURM_ARRAY_TASK_STEP", "2"),
+    ];
+    const LISTED: &[(&str, &str)] = &[
+        ("SLURM_ARRAY_TASK_ID", "4"),
+        ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ("SLURM_ARRAY_TASK_MIN", "1"),
+        ("SLURM_ARRAY_TASK_MAX", "9"),
+        ("SLURM_ARRAY_TASK_STEP", "1"),
+    ];
+
     #[test]
     fn part_specs() {
         let (p, _) = resolve_part("1/4", None, &env(&[])).unwrap();
@@ -370,6 +419,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!((p.index, p.count), (1, 4));
+        // --array=0-6:2 runs 4 tasks: they are parts 0..4, not 0, 2, 4, 6 of 7.
+        let (p, _) = resolve_part("auto", None, &env(STEPPED)).unwrap();
+        assert_eq!((p.index, p.count), (2, 4));
+        // --array=1,4,9 cannot be mapped to parts without gaps.
+        let err = resolve_part("auto", None, &env(LISTED))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a plain range"), "{err}");
         let (p, _) = resolve_part("auto", Some(3), &env(&[("JOB_COMPLETION_INDEX", "2")])).unwrap();
         assert_eq!((p.index, p.count), (2, 3));
         let err = resolve_part("auto", None, &env(&[("JOB_COMPLETION_INDEX", "2")]))

@@ -218,21 +218,16 @@ impl Backbone {
             .session
             .run(ort::inputs![input.as_str() => tensor])
             .map_err(ort_err(&ctx))?;
-        let value = outputs.get(output).ok_or_else(|| EmbedError::Ort {
-            context: ctx.clone(),
-            message: format!("no output `{output}`"),
-        })?;
-        let (out_shape, values) = value.try_extract_tensor::<f32>().map_err(ort_err(&ctx))?;
-        let dims: Vec<usize> = out_shape.iter().map(|&d| d.max(0) as usize).collect();
-        let pooled = pool(&dims, values, None, Pooling::Cls).map_err(|reason| {
-            EmbedError::ModelMismatch {
-                path: self.model_path.clone(),
-                reason,
-            }
-        })?;
         let want = dim_override.unwrap_or(self.manifest.dim);
-        check_dim(&self.model_path, &pooled, want)?;
-        Ok(pooled)
+        pool_output(
+            &outputs,
+            output,
+            &ctx,
+            None,
+            Pooling::Cls,
+            &self.model_path,
+            want,
+        )
     }
 
     /// Runs a padded token batch and returns pooled (and, if the manifest says so,
@@ -266,23 +261,19 @@ impl Backbone {
             .map(|(n, t)| (std::borrow::Cow::Owned(n), t.into()))
             .collect();
         let outputs = self.session.run(feeds).map_err(ort_err(&ctx))?;
-        let output = &self.manifest.onnx.output;
-        let value = outputs.get(output).ok_or_else(|| EmbedError::Ort {
-            context: ctx.clone(),
-            message: format!("no output `{output}`"),
-        })?;
-        let (out_shape, values) = value.try_extract_tensor::<f32>().map_err(ort_err(&ctx))?;
-        let dims: Vec<usize> = out_shape.iter().map(|&d| d.max(0) as usize).collect();
         let text = self.manifest.text.clone();
         let pooling = text.as_ref().map_or(Pooling::Mean, |t| t.pooling);
-        let mut pooled =
-            pool(&dims, values, Some(&batch.attention_mask), pooling).map_err(|reason| {
-                EmbedError::ModelMismatch {
-                    path: self.model_path.clone(),
-                    reason,
-                }
-            })?;
-        check_dim(&self.model_path, &pooled, self.manifest.dim)?;
+        let mask = Some(batch.attention_mask.as_slice());
+        let output = &self.manifest.onnx.output;
+        let mut pooled = pool_output(
+            &outputs,
+            output,
+            &ctx,
+            mask,
+            pooling,
+            &self.model_path,
+            self.manifest.dim,
+        )?;
         if text.is_some_and(|t| t.normalize) {
             l2_normalise(&mut pooled);
         }
@@ -293,6 +284,31 @@ impl Backbone {
     pub fn modality(&self) -> Modality {
         self.manifest.modality
     }
+}
+
+/// Takes output `name` from a run, pools it to one row per item and checks its width.
+fn pool_output(
+    outputs: &ort::session::SessionOutputs<'_>,
+    name: &str,
+    ctx: &str,
+    mask: Option<&[i64]>,
+    pooling: Pooling,
+    path: &Path,
+    want: usize,
+) -> Result<Array2<f32>> {
+    let value = outputs.get(name).ok_or_else(|| EmbedError::Ort {
+        context: ctx.to_string(),
+        message: format!("no output `{name}`"),
+    })?;
+    let (shape, values) = value.try_extract_tensor::<f32>().map_err(ort_err(ctx))?;
+    let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+    let pooled =
+        pool(&dims, values, mask, pooling).map_err(|reason| EmbedError::ModelMismatch {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+    check_dim(path, &pooled, want)?;
+    Ok(pooled)
 }
 
 fn check_dim(path: &Path, pooled: &Array2<f32>, want: usize) -> Result<()> {
