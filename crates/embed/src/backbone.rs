@@ -87,6 +87,14 @@ impl Backbone {
                 .map_err(ort_err(&context))
                 .and_then(|b| b.with_intra_threads(threads).map_err(ort_err(&context)))
                 .and_then(|b| b.with_inter_threads(1).map_err(ort_err(&context)))
+                // ort's default policy lets ONNX Runtime add accelerators on its own;
+                // a CPU plan must run on the CPU and nowhere else.
+                .and_then(|b| match kind {
+                    "cpu" => b
+                        .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)
+                        .map_err(ort_err(&context)),
+                    _ => Ok(b),
+                })
                 .and_then(|b| {
                     b.with_execution_providers(device::dispatches(plans))
                         .map_err(ort_err(&context))
