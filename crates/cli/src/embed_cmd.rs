@@ -227,7 +227,7 @@ fn slurm_index(
     match (count, min, max) {
         (Some(count), Some(min), Some(max)) if max >= min && id >= min => {
             let span = max - min;
-            if span % step != 0 || span / step + 1 != count || (id - min) % step != 0 {
+            if !span.is_multiple_of(step) || span / step + 1 != count || !(id - min).is_multiple_of(step) {
                 bail!(
                     "--part auto: the Slurm array ({min}-{max}, step {step}, {count} tasks) is not a plain range; submit --array=0-{} or pass --part I/N",
                     count.saturating_sub(1)
