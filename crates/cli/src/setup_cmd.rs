@@ -100,7 +100,7 @@ pub fn doctor(ort_lib: Option<&Path>) -> Result<u8> {
                 Ok(_) => "fetched, verified".to_string(),
                 Err(e) => {
                     problems.push(e.to_string());
-                    "CORRUPT".into()
+                    "NOT USABLE (see below)".into()
                 }
             }
         } else {

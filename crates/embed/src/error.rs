@@ -51,6 +51,18 @@ pub enum EmbedError {
         /// The missing file.
         path: PathBuf,
     },
+    /// A model was fetched from other sources than its manifest now names.
+    #[error("model `{name}` was fetched from {fetched}, but its manifest now names {wanted}; run `graft models fetch {arg}` to fetch it again")]
+    Stale {
+        /// The model name.
+        name: String,
+        /// What the fetch record says.
+        fetched: String,
+        /// What the manifest says.
+        wanted: String,
+        /// The argument for `graft models fetch`.
+        arg: String,
+    },
     /// A file failed its integrity check.
     #[error("{path}: {check} failed: {detail}; the file is corrupt or was tampered with. Delete it and run `graft models fetch {model}` again")]
     Integrity {

