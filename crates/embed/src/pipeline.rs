@@ -331,7 +331,7 @@ pub fn collect(
 type PreparedResult = (
     Duration,
     Duration,
-    std::result::Result<(ItemRecord, crate::preprocess::PreparedImage), ErrorRecord>,
+    std::result::Result<(ItemRecord, Vec<u8>), ErrorRecord>,
 );
 
 type Sink<'a> = dyn FnMut(Prepared, Option<Array2<f32>>) -> Result<Duration> + 'a;
@@ -415,57 +415,14 @@ fn produce_images(
     use rayon::prelude::*;
     let len = prep.tensor_len();
     for chunk in items.chunks(batch_size.max(1)) {
+        // Every image is decoded and normalised in parallel straight into its slot
+        // of the batch tensor; failed slots are squeezed out afterwards.
+        let mut data = vec![0f32; len * chunk.len()];
         let results: Vec<PreparedResult> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|item| {
-                    let ItemSource::File { path, size, mtime } = &item.source else {
-                        return (
-                            Duration::ZERO,
-                            Duration::ZERO,
-                            Err(ErrorRecord {
-                                id: item.id.clone(),
-                                reason: "not a file".into(),
-                            }),
-                        );
-                    };
-                    let t = Instant::now();
-                    let bytes = match std::fs::read(path) {
-                        Ok(b) => b,
-                        Err(e) => {
-                            return (
-                                t.elapsed(),
-                                Duration::ZERO,
-                                Err(ErrorRecord {
-                                    id: item.id.clone(),
-                                    reason: format!("cannot read: {e}"),
-                                }),
-                            )
-                        }
-                    };
-                    let read = t.elapsed();
-                    let t = Instant::now();
-                    let prepared = prep.prepare(&bytes);
-                    let prepare = t.elapsed();
-                    let result = prepared
-                        .map(|p| {
-                            let record = ItemRecord {
-                                id: item.id.clone(),
-                                label: item.labels.get("label").cloned(),
-                                labels: Default::default(),
-                                hash: graft_cache::checksum(&bytes),
-                                size: Some(*size),
-                                mtime: Some(*mtime),
-                                text: None,
-                            };
-                            (record, p)
-                        })
-                        .map_err(|reason| ErrorRecord {
-                            id: item.id.clone(),
-                            reason,
-                        });
-                    (read, prepare, result)
-                })
+                .zip(data.par_chunks_mut(len))
+                .map(|(item, slot)| prepare_file(prep, item, slot))
                 .collect()
         });
         let mut batch = Prepared {
@@ -476,19 +433,22 @@ fn produce_images(
             read: Duration::ZERO,
             prepare: Duration::ZERO,
         };
-        let mut data = Vec::with_capacity(len * chunk.len());
-        for (read, prepare, r) in results {
+        for (slot, (read, prepare, r)) in results.into_iter().enumerate() {
             batch.read += read;
             batch.prepare += prepare;
             match r {
-                Ok((record, p)) => {
-                    data.extend_from_slice(&p.tensor);
-                    batch.thumbnails.push(p.thumbnail);
+                Ok((record, thumbnail)) => {
+                    let kept = batch.items.len();
+                    if kept != slot {
+                        data.copy_within(slot * len..(slot + 1) * len, kept * len);
+                    }
+                    batch.thumbnails.push(thumbnail);
                     batch.items.push(record);
                 }
                 Err(e) => batch.errors.push(e),
             }
         }
+        data.truncate(batch.items.len() * len);
         if !batch.items.is_empty() {
             batch.input = BatchInput::Pixels {
                 shape: prep.batch_shape(batch.items.len()),
@@ -499,6 +459,50 @@ fn produce_images(
             return;
         }
     }
+}
+
+/// Reads, hashes and preprocesses one image file into its tensor slot.
+fn prepare_file(prep: &ImagePreprocessor, item: &Item, slot: &mut [f32]) -> PreparedResult {
+    let fail = |reason: String| ErrorRecord {
+        id: item.id.clone(),
+        reason,
+    };
+    let ItemSource::File { path, size, mtime } = &item.source else {
+        return (
+            Duration::ZERO,
+            Duration::ZERO,
+            Err(fail("not a file".into())),
+        );
+    };
+    let t = Instant::now();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                t.elapsed(),
+                Duration::ZERO,
+                Err(fail(format!("cannot read: {e}"))),
+            )
+        }
+    };
+    let read = t.elapsed();
+    let t = Instant::now();
+    let result = prep
+        .prepare_into(&bytes, slot)
+        .map_err(fail)
+        .map(|thumbnail| {
+            let record = ItemRecord {
+                id: item.id.clone(),
+                label: item.labels.get("label").cloned(),
+                labels: Default::default(),
+                hash: graft_cache::checksum(&bytes),
+                size: Some(*size),
+                mtime: Some(*mtime),
+                text: None,
+            };
+            (record, thumbnail)
+        });
+    (read, t.elapsed(), result)
 }
 
 fn produce_texts(

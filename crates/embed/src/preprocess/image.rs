@@ -103,12 +103,34 @@ impl ImagePreprocessor {
 
     /// Decodes and preprocesses one encoded image.
     pub fn prepare(&self, bytes: &[u8]) -> Result<PreparedImage, String> {
+        let mut tensor = vec![0f32; self.tensor_len()];
+        let thumbnail = self.prepare_into(bytes, &mut tensor)?;
+        Ok(PreparedImage { tensor, thumbnail })
+    }
+
+    /// Decodes and preprocesses one encoded image straight into `out` (one
+    /// image's slot of a batch tensor, [`Self::tensor_len`] values); returns the
+    /// baseline thumbnail.
+    pub fn prepare_into(&self, bytes: &[u8], out: &mut [f32]) -> Result<Vec<u8>, String> {
         let img = self.decode(bytes)?;
-        self.prepare_image(&img)
+        self.prepare_image_into(&img, out)
     }
 
     /// Preprocesses a decoded image: RGB, resize (and crop), normalise.
     pub fn prepare_image(&self, img: &DynamicImage) -> Result<PreparedImage, String> {
+        let mut tensor = vec![0f32; self.tensor_len()];
+        let thumbnail = self.prepare_image_into(img, &mut tensor)?;
+        Ok(PreparedImage { tensor, thumbnail })
+    }
+
+    fn prepare_image_into(&self, img: &DynamicImage, out: &mut [f32]) -> Result<Vec<u8>, String> {
+        if out.len() != self.tensor_len() {
+            return Err(format!(
+                "tensor slot holds {} values, not {}",
+                out.len(),
+                self.tensor_len()
+            ));
+        }
         let rgb = img.to_rgb8();
         let (w, h) = rgb.dimensions();
         let [th, tw] = self.prep.size;
@@ -135,14 +157,12 @@ impl ImagePreprocessor {
         fr::Resizer::new()
             .resize(&src, &mut dst, &options)
             .map_err(|e| format!("resize: {e}"))?;
-        let tensor = self.normalise(dst.buffer());
-        let thumbnail = thumbnail(img)?;
-        Ok(PreparedImage { tensor, thumbnail })
+        self.normalise_into(dst.buffer(), out);
+        thumbnail(img)
     }
 
-    fn normalise(&self, rgb: &[u8]) -> Vec<f32> {
+    fn normalise_into(&self, rgb: &[u8], out: &mut [f32]) {
         let plane = rgb.len() / 3;
-        let mut out = vec![0f32; rgb.len()];
         let order = match self.prep.channel_order {
             ChannelOrder::Rgb => [0, 1, 2],
             ChannelOrder::Bgr => [2, 1, 0],
@@ -158,7 +178,6 @@ impl ImagePreprocessor {
                 }
             }
         }
-        out
     }
 }
 
