@@ -3,11 +3,16 @@
 //! Images in a class-per-folder layout (`root/CLASS/img.png`) get `CLASS` as their
 //! label; a labels file (CSV `id,label` or JSONL `{"id", "label"}`) overrides it.
 //! Problems found while listing (an unreadable folder, a JSON line that does not
-//! parse, an empty text) become error records, not a failed run.
+//! parse, an empty text) become error records, not a failed run. Texts from `.txt`
+//! and `.jsonl` files are not kept in memory: an item holds its file, byte range
+//! and content hash, and the text is read again when its batch is prepared.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use graft_cache::ErrorRecord;
 
@@ -17,7 +22,7 @@ use crate::error::{io_err, EmbedError, Result};
 pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
 
 /// One input item.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Item {
     /// The path as given (images) or the given / generated id (texts).
     pub id: String,
@@ -28,7 +33,7 @@ pub struct Item {
 }
 
 /// Where an item's content is.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum ItemSource {
     /// An image file, with the size and modification time seen when listing.
     File {
@@ -39,8 +44,88 @@ pub enum ItemSource {
         /// Modification time, seconds since the epoch.
         mtime: i64,
     },
-    /// A text.
+    /// A text held in memory.
     Text(String),
+    /// A text left on disk, read again when its batch is prepared.
+    Stored(StoredText),
+}
+
+impl ItemSource {
+    /// The item's text (texts only); a stored text is read from its file.
+    pub fn text(&self) -> Result<Cow<'_, str>, String> {
+        match self {
+            ItemSource::Text(t) => Ok(Cow::Borrowed(t)),
+            ItemSource::Stored(s) => s.read().map(Cow::Owned),
+            ItemSource::File { .. } => Err("not a text".into()),
+        }
+    }
+
+    /// BLAKE3 of the text (texts only), to tell whether it changed since it was embedded.
+    pub fn text_hash(&self) -> Option<String> {
+        match self {
+            ItemSource::Text(t) => Some(graft_cache::checksum(t.as_bytes())),
+            ItemSource::Stored(s) => Some(s.hash.clone()),
+            ItemSource::File { .. } => None,
+        }
+    }
+}
+
+/// How a stored text is found again inside its byte range.
+#[derive(Debug, Clone)]
+enum TextFormat {
+    /// The whole line is the text.
+    Line,
+    /// The line is a JSON object; the text is this field.
+    JsonField(String),
+}
+
+/// An open text file that stored items read from.
+#[derive(Debug)]
+struct TextFile {
+    path: PathBuf,
+    file: std::fs::File,
+    format: TextFormat,
+}
+
+/// A text left on disk: its file, byte range and content hash.
+#[derive(Debug, Clone)]
+pub struct StoredText {
+    file: Arc<TextFile>,
+    offset: u64,
+    len: usize,
+    hash: String,
+}
+
+impl StoredText {
+    /// Reads the text again (the file may have changed since listing: then it is an error).
+    pub fn read(&self) -> Result<String, String> {
+        let mut bytes = vec![0u8; self.len];
+        self.file
+            .file
+            .read_exact_at(&mut bytes, self.offset)
+            .map_err(|e| format!("cannot read {} again: {e}", self.file.path.display()))?;
+        let text = match &self.file.format {
+            TextFormat::Line => {
+                String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())?
+            }
+            TextFormat::JsonField(field) => {
+                let value: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|e| format!("invalid JSON: {e}"))?;
+                value
+                    .get(field)
+                    .and_then(|t| t.as_str())
+                    .ok_or_else(|| format!("no string field `{field}`"))?
+                    .to_string()
+            }
+        };
+        if graft_cache::checksum(text.as_bytes()) != self.hash {
+            return Err(format!(
+                "{} changed while it was being embedded",
+                self.file.path.display()
+            ));
+        }
+        Ok(text)
+    }
 }
 
 /// A corpus listing: the items and the inputs that could not be listed.
@@ -259,17 +344,37 @@ fn push_text(listing: &mut Listing, id: String, text: String, labels: BTreeMap<S
 
 fn list_txt(path: &Path, listing: &mut Listing) -> Result<()> {
     let file = std::fs::File::open(path).map_err(io_err(path))?;
-    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
-        let line = line.map_err(io_err(path))?;
-        let id = format!("{}:{}", path.display(), i + 1);
-        match String::from_utf8(line) {
+    let shared = Arc::new(TextFile {
+        path: path.to_path_buf(),
+        file: file.try_clone().map_err(io_err(path))?,
+        format: TextFormat::Line,
+    });
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    let mut offset = 0u64;
+    for number in 1.. {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(io_err(path))?;
+        if read == 0 {
+            break;
+        }
+        let start = offset;
+        offset += read as u64;
+        let id = format!("{}:{number}", path.display());
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        match std::str::from_utf8(body) {
             Ok(text) if text.trim().is_empty() => {}
-            Ok(text) => push_text(
-                listing,
+            Ok(text) => listing.items.push(Item {
                 id,
-                text.trim_end_matches('\r').to_string(),
-                BTreeMap::new(),
-            ),
+                source: ItemSource::Stored(StoredText {
+                    file: shared.clone(),
+                    offset: start,
+                    len: body.len(),
+                    hash: graft_cache::checksum(text.as_bytes()),
+                }),
+                labels: BTreeMap::new(),
+            }),
             Err(_) => listing.errors.push(ErrorRecord {
                 id,
                 reason: "not valid UTF-8".into(),
@@ -281,9 +386,24 @@ fn list_txt(path: &Path, listing: &mut Listing) -> Result<()> {
 
 fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result<()> {
     let file = std::fs::File::open(path).map_err(io_err(path))?;
-    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
-        let line = line.map_err(io_err(path))?;
-        let fallback_id = format!("{}:{}", path.display(), i + 1);
+    let format = TextFormat::JsonField(fields.text.clone());
+    let shared = Arc::new(TextFile {
+        path: path.to_path_buf(),
+        file: file.try_clone().map_err(io_err(path))?,
+        format,
+    });
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = Vec::new();
+    let mut offset = 0u64;
+    for number in 1.. {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line).map_err(io_err(path))?;
+        if read == 0 {
+            break;
+        }
+        let start = offset;
+        offset += read as u64;
+        let fallback_id = format!("{}:{number}", path.display());
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
@@ -309,6 +429,13 @@ fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result
             });
             continue;
         };
+        if text.trim().is_empty() {
+            listing.errors.push(ErrorRecord {
+                id,
+                reason: "empty text".into(),
+            });
+            continue;
+        }
         let labels = fields
             .labels
             .iter()
@@ -319,7 +446,17 @@ fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result
                     .map(|v| (f.clone(), json_str(v)))
             })
             .collect();
-        push_text(listing, id, text.to_string(), labels);
+        let stored = StoredText {
+            file: shared.clone(),
+            offset: start,
+            len: read,
+            hash: graft_cache::checksum(text.as_bytes()),
+        };
+        listing.items.push(Item {
+            id,
+            source: ItemSource::Stored(stored),
+            labels,
+        });
     }
     Ok(())
 }

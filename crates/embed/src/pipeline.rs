@@ -177,7 +177,7 @@ pub fn embed_to_cache(
                     ItemSource::File { size, mtime, .. } => {
                         key.size == Some(*size) && key.mtime == Some(*mtime)
                     }
-                    ItemSource::Text(t) => key.hash == graft_cache::checksum(t.as_bytes()),
+                    text => text.text_hash().is_some_and(|h| h == key.hash),
                 };
                 if same {
                     summary.skipped += 1;
@@ -517,19 +517,43 @@ fn produce_texts(
     let pad_id = tok.pad_id();
     for chunk in items.chunks(window) {
         let t = Instant::now();
-        let texts: Vec<&str> = chunk
-            .iter()
-            .map(|i| match &i.source {
-                ItemSource::Text(t) => t.as_str(),
-                ItemSource::File { .. } => "",
-            })
-            .collect();
-        let encoded: std::result::Result<Vec<Tokens>, _> = pool.install(|| tok.encode(&texts));
+        let mut kept: Vec<&Item> = Vec::with_capacity(chunk.len());
+        let mut texts: Vec<String> = Vec::with_capacity(chunk.len());
+        let mut unreadable = Vec::new();
+        for item in chunk {
+            match item.source.text() {
+                Ok(text) => {
+                    kept.push(item);
+                    texts.push(text.into_owned());
+                }
+                Err(reason) => unreadable.push(ErrorRecord {
+                    id: item.id.clone(),
+                    reason,
+                }),
+            }
+        }
+        let read = t.elapsed();
+        if !unreadable.is_empty() {
+            let batch = Prepared {
+                items: Vec::new(),
+                thumbnails: Vec::new(),
+                errors: unreadable,
+                input: BatchInput::Empty,
+                read,
+                prepare: Duration::ZERO,
+            };
+            if tx.send(batch).is_err() {
+                return;
+            }
+        }
+        let t = Instant::now();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let encoded: std::result::Result<Vec<Tokens>, _> = pool.install(|| tok.encode(&refs));
         let prepare = t.elapsed();
         let encoded = match encoded {
             Ok(e) => e,
             Err(e) => {
-                let errors = chunk
+                let errors = kept
                     .iter()
                     .map(|i| ErrorRecord {
                         id: i.id.clone(),
@@ -560,8 +584,8 @@ fn produce_texts(
             let items = bucket
                 .iter()
                 .map(|&i| {
-                    let item = &chunk[i];
-                    let text = texts[i];
+                    let item = kept[i];
+                    let text = &texts[i];
                     let label = default_task.and_then(|t| item.labels.get(t)).cloned();
                     let labels = if item.labels.len() > 1 {
                         item.labels.clone()
@@ -575,7 +599,7 @@ fn produce_texts(
                         hash: graft_cache::checksum(text.as_bytes()),
                         size: None,
                         mtime: None,
-                        text: Some(text.to_string()),
+                        text: Some(text.clone()),
                     }
                 })
                 .collect();
