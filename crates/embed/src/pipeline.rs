@@ -532,14 +532,15 @@ fn produce_texts(
                 }),
             }
         }
-        let read = t.elapsed();
+        // Reading is reported with the window's first batch.
+        let mut read = t.elapsed();
         if !unreadable.is_empty() {
             let batch = Prepared {
                 items: Vec::new(),
                 thumbnails: Vec::new(),
                 errors: unreadable,
                 input: BatchInput::Empty,
-                read,
+                read: std::mem::take(&mut read),
                 prepare: Duration::ZERO,
             };
             if tx.send(batch).is_err() {
@@ -608,7 +609,7 @@ fn produce_texts(
                 thumbnails: Vec::new(),
                 errors: Vec::new(),
                 input,
-                read: Duration::ZERO,
+                read: std::mem::take(&mut read),
                 prepare: per_bucket + t.elapsed(),
             };
             if tx.send(batch).is_err() {
