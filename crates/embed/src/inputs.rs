@@ -342,12 +342,18 @@ fn push_text(listing: &mut Listing, id: String, text: String, labels: BTreeMap<S
     }
 }
 
-fn list_txt(path: &Path, listing: &mut Listing) -> Result<()> {
+/// Calls `visit` with every line of a text file (1-based number, byte offset,
+/// bytes with their newline) and the shared handle stored items read from.
+fn scan_lines(
+    path: &Path,
+    format: TextFormat,
+    mut visit: impl FnMut(&Arc<TextFile>, usize, u64, &[u8]),
+) -> Result<()> {
     let file = std::fs::File::open(path).map_err(io_err(path))?;
     let shared = Arc::new(TextFile {
         path: path.to_path_buf(),
         file: file.try_clone().map_err(io_err(path))?,
-        format: TextFormat::Line,
+        format,
     });
     let mut reader = std::io::BufReader::new(file);
     let mut line = Vec::new();
@@ -358,10 +364,16 @@ fn list_txt(path: &Path, listing: &mut Listing) -> Result<()> {
         if read == 0 {
             break;
         }
-        let start = offset;
+        visit(&shared, number, offset, &line);
         offset += read as u64;
+    }
+    Ok(())
+}
+
+fn list_txt(path: &Path, listing: &mut Listing) -> Result<()> {
+    scan_lines(path, TextFormat::Line, |shared, number, start, line| {
         let id = format!("{}:{number}", path.display());
-        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
         let body = body.strip_suffix(b"\r").unwrap_or(body);
         match std::str::from_utf8(body) {
             Ok(text) if text.trim().is_empty() => {}
@@ -380,41 +392,24 @@ fn list_txt(path: &Path, listing: &mut Listing) -> Result<()> {
                 reason: "not valid UTF-8".into(),
             }),
         }
-    }
-    Ok(())
+    })
 }
 
 fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result<()> {
-    let file = std::fs::File::open(path).map_err(io_err(path))?;
     let format = TextFormat::JsonField(fields.text.clone());
-    let shared = Arc::new(TextFile {
-        path: path.to_path_buf(),
-        file: file.try_clone().map_err(io_err(path))?,
-        format,
-    });
-    let mut reader = std::io::BufReader::new(file);
-    let mut line = Vec::new();
-    let mut offset = 0u64;
-    for number in 1.. {
-        line.clear();
-        let read = reader.read_until(b'\n', &mut line).map_err(io_err(path))?;
-        if read == 0 {
-            break;
-        }
-        let start = offset;
-        offset += read as u64;
+    scan_lines(path, format, |shared, number, start, line| {
         let fallback_id = format!("{}:{number}", path.display());
         if line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
+            return;
         }
-        let value: serde_json::Value = match serde_json::from_slice(&line) {
+        let value: serde_json::Value = match serde_json::from_slice(line) {
             Ok(v) => v,
             Err(e) => {
                 listing.errors.push(ErrorRecord {
                     id: fallback_id,
                     reason: format!("invalid JSON: {e}"),
                 });
-                continue;
+                return;
             }
         };
         let id = fields
@@ -427,14 +422,14 @@ fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result
                 id,
                 reason: format!("no string field `{}`", fields.text),
             });
-            continue;
+            return;
         };
         if text.trim().is_empty() {
             listing.errors.push(ErrorRecord {
                 id,
                 reason: "empty text".into(),
             });
-            continue;
+            return;
         }
         let labels = fields
             .labels
@@ -449,7 +444,7 @@ fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result
         let stored = StoredText {
             file: shared.clone(),
             offset: start,
-            len: read,
+            len: line.len(),
             hash: graft_cache::checksum(text.as_bytes()),
         };
         listing.items.push(Item {
@@ -457,8 +452,7 @@ fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result
             source: ItemSource::Stored(stored),
             labels,
         });
-    }
-    Ok(())
+    })
 }
 
 fn list_csv(path: &Path, fields: &TextFields, tabs: bool, listing: &mut Listing) -> Result<()> {
