@@ -126,8 +126,9 @@ fn train_reports_transfer_and_baseline_and_writes_a_head() {
 #[test]
 fn centroid_knn_and_curve_run_with_a_plot() {
     let (tmp, train, eval) = image_caches();
-    for head in ["centroid", "knn"] {
-        let out = run(&[
+    for (head, extra) in [("centroid", &[][..]), ("knn", &["--k", "3"][..])] {
+        let out_path = tmp.path().join(format!("{head}.json"));
+        let mut args = vec![
             "train",
             "--features",
             s(train),
@@ -135,12 +136,12 @@ fn centroid_knn_and_curve_run_with_a_plot() {
             s(eval),
             "--head",
             head,
-            "--k",
-            "3",
             "--json",
             "--out",
-            s(&tmp.path().join(format!("{head}.json"))),
-        ]);
+            s(&out_path),
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args);
         assert!(out.status.success(), "{}", text(&out));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(v["accuracy"].as_f64().unwrap() >= 0.9, "{head}: {v}");

@@ -72,7 +72,7 @@ mod tests {
     fn write_cache(dir: &Path, labels: &[&str]) {
         let stamp = ModelStamp {
             name: "m".into(),
-            modality: "image".into(),
+            modality: graft_cache::Modality::Image,
             model_sha256: "ab".repeat(32),
             preprocessing: serde_json::json!({}),
             dim: 2,

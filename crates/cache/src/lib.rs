@@ -12,16 +12,25 @@
 //! shard that is half written. Partitioned runs ([`PartId`]) write the same layout
 //! into `DIR/part-I-of-N/`; [`merge`] then writes a top-level manifest that lists
 //! every part's shards, so the parts read as one cache without copying data.
+//!
+//! Also here, since both sides of the cache need them: Graft's home directory
+//! ([`GraftHome`]), labels files ([`read_labels_file`]) and part specs ([`resolve_part`]).
 
+mod home;
+mod labels;
 mod manifest;
 mod parts;
 mod reader;
 mod writer;
 
+pub use home::GraftHome;
+pub use labels::{label_text, read_labels_file};
 pub use manifest::{
-    CacheManifest, ErrorRecord, ItemRecord, ModelStamp, PartId, ShardInfo, FORMAT_VERSION,
+    CacheManifest, ErrorRecord, ItemRecord, Modality, ModelStamp, PartId, ShardInfo, FORMAT_VERSION,
 };
-pub use parts::{hostname, merge, status, MergeReport, PartState, PartStatus, STALE_CLAIM_SECS};
+pub use parts::{
+    hostname, merge, resolve_part, status, MergeReport, PartState, PartStatus, STALE_CLAIM_SECS,
+};
 pub use reader::Cache;
 pub use writer::{CacheWriter, DoneIndex, ItemKey};
 
@@ -84,6 +93,9 @@ pub enum CacheError {
         /// What is wrong.
         reason: String,
     },
+    /// A part spec (`--part I/N` or `auto`) that cannot be resolved.
+    #[error("{0}")]
+    PartSpec(String),
     /// No cache at that path.
     #[error("{0}: no feature cache here (no manifest.json); run `graft embed --out {0}` first, or `graft cache merge` for a partitioned run")]
     Missing(PathBuf),

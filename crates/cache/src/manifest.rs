@@ -10,14 +10,36 @@ use crate::{io_err, CacheError, Result};
 /// The newest manifest format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// What a backbone embeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modality {
+    /// Images.
+    Image,
+    /// Texts.
+    Text,
+    /// Sound files.
+    Audio,
+}
+
+impl std::fmt::Display for Modality {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Modality::Image => "image",
+            Modality::Text => "text",
+            Modality::Audio => "audio",
+        })
+    }
+}
+
 /// Which backbone and preprocessing made a cache; two caches are compatible
 /// only when their stamps are equal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelStamp {
     /// Model name from its manifest, e.g. `efficientnet-lite0`.
     pub name: String,
-    /// `image` or `text`.
-    pub modality: String,
+    /// What the backbone embeds.
+    pub modality: Modality,
     /// SHA-256 of the ONNX file that produced the features.
     pub model_sha256: String,
     /// The preprocessing section of the model manifest, as applied.

@@ -330,3 +330,177 @@ fn prefixed(shard: &ShardInfo, rel: &str) -> ShardInfo {
         ..shard.clone()
     }
 }
+
+/// Resolves a part spec, `I/N` or `auto`, into the part and the owner string of its claim.
+/// `auto` reads the scheduler's environment through `env`: Slurm array tasks
+/// (`SLURM_ARRAY_TASK_ID` with `SLURM_ARRAY_TASK_COUNT` or `_MIN`/`_MAX`/`_STEP`) or
+/// Kubernetes Indexed Jobs (`JOB_COMPLETION_INDEX`, with `parts` giving N).
+pub fn resolve_part(
+    spec: &str,
+    parts: Option<u32>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(PartId, String)> {
+    let num = |name: &str| -> Result<Option<u32>> {
+        env(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<u32>()
+                    .map_err(|_| spec_err(format!("{name}={v} is not a number")))
+            })
+            .transpose()
+    };
+    let host = hostname();
+    let (part, owner) = if spec == "auto" {
+        if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+            let (index, count) = slurm_index(
+                id,
+                num("SLURM_ARRAY_TASK_COUNT")?,
+                num("SLURM_ARRAY_TASK_MIN")?,
+                num("SLURM_ARRAY_TASK_MAX")?,
+                num("SLURM_ARRAY_TASK_STEP")?,
+            )?;
+            let job = env("SLURM_ARRAY_JOB_ID").unwrap_or_default();
+            (PartId { index, count }, format!("slurm:{job}_{id}"))
+        } else if let Some(index) = num("JOB_COMPLETION_INDEX")? {
+            let count = parts.ok_or_else(|| spec_err("--part auto under Kubernetes: pass --parts N or set GRAFT_PARTS to the Job's completions".into()))?;
+            let job = env("JOB_NAME").unwrap_or_default();
+            (PartId { index, count }, format!("k8s:{job}:{index}"))
+        } else {
+            return Err(spec_err("--part auto: no SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX in the environment; pass --part I/N".into()));
+        }
+    } else {
+        let (i, n) = spec
+            .split_once('/')
+            .ok_or_else(|| spec_err(format!("--part {spec}: expected I/N (e.g. 0/4) or auto")))?;
+        let number = |v: &str| {
+            v.trim()
+                .parse::<u32>()
+                .map_err(|_| spec_err(format!("--part {spec}: `{v}` is not a number")))
+        };
+        let (index, count) = (number(i)?, number(n)?);
+        (
+            PartId { index, count },
+            format!("{host}:{}", std::process::id()),
+        )
+    };
+    if part.count == 0 || part.index >= part.count {
+        return Err(spec_err(format!(
+            "--part: index {} is not in 0..{}",
+            part.index, part.count
+        )));
+    }
+    Ok((part, owner))
+}
+
+/// Part index and count of a Slurm array task. Arrays must be a plain range
+/// (`--array=A-B` or `A-B:STEP`): the tasks, in order, are parts 0..COUNT. A listed
+/// array (`--array=1,4,9`) cannot be mapped to parts without gaps and is refused.
+fn slurm_index(
+    id: u32,
+    count: Option<u32>,
+    min: Option<u32>,
+    max: Option<u32>,
+    step: Option<u32>,
+) -> Result<(u32, u32)> {
+    let step = step.unwrap_or(1).max(1);
+    // Without COUNT (old Slurm), a plain range is assumed and checked below.
+    let count = count.or(match (min, max) {
+        (Some(min), Some(max)) if max >= min => Some((max - min) / step + 1),
+        _ => None,
+    });
+    match (count, min, max) {
+        (Some(count), Some(min), Some(max)) if max >= min && id >= min => {
+            let span = max - min;
+            if !span.is_multiple_of(step) || span / step + 1 != count || !(id - min).is_multiple_of(step) {
+                return Err(spec_err(format!(
+                    "--part auto: the Slurm array ({min}-{max}, step {step}, {count} tasks) is not a plain range; submit --array=0-{} or pass --part I/N",
+                    count.saturating_sub(1)
+                )));
+            }
+            Ok(((id - min) / step, count))
+        }
+        (Some(count), None, None) => Ok((id, count)),
+        _ => Err(spec_err("--part auto: SLURM_ARRAY_TASK_ID is set but not SLURM_ARRAY_TASK_COUNT with SLURM_ARRAY_TASK_MIN/MAX".into())),
+    }
+}
+
+fn spec_err(reason: String) -> CacheError {
+    CacheError::PartSpec(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    const STEPPED: &[(&str, &str)] = &[
+        ("SLURM_ARRAY_TASK_ID", "4"),
+        ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ("SLURM_ARRAY_TASK_MIN", "0"),
+        ("SLURM_ARRAY_TASK_MAX", "6"),
+        ("SLURM_ARRAY_TASK_STEP", "2"),
+    ];
+    const LISTED: &[(&str, &str)] = &[
+        ("SLURM_ARRAY_TASK_ID", "4"),
+        ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ("SLURM_ARRAY_TASK_MIN", "1"),
+        ("SLURM_ARRAY_TASK_MAX", "9"),
+        ("SLURM_ARRAY_TASK_STEP", "1"),
+    ];
+
+    #[test]
+    fn part_specs() {
+        let (p, _) = resolve_part("1/4", None, &env(&[])).unwrap();
+        assert_eq!((p.index, p.count), (1, 4));
+        assert!(resolve_part("4/4", None, &env(&[])).is_err());
+        assert!(resolve_part("x", None, &env(&[])).is_err());
+        let (p, owner) = resolve_part(
+            "auto",
+            None,
+            &env(&[
+                ("SLURM_ARRAY_TASK_ID", "2"),
+                ("SLURM_ARRAY_TASK_COUNT", "4"),
+                ("SLURM_ARRAY_JOB_ID", "77"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((p.index, p.count, owner.as_str()), (2, 4, "slurm:77_2"));
+        let (p, _) = resolve_part(
+            "auto",
+            None,
+            &env(&[
+                ("SLURM_ARRAY_TASK_ID", "11"),
+                ("SLURM_ARRAY_TASK_MIN", "10"),
+                ("SLURM_ARRAY_TASK_MAX", "13"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((p.index, p.count), (1, 4));
+        // --array=0-6:2 runs 4 tasks: they are parts 0..4, not 0, 2, 4, 6 of 7.
+        let (p, _) = resolve_part("auto", None, &env(STEPPED)).unwrap();
+        assert_eq!((p.index, p.count), (2, 4));
+        // --array=1,4,9 cannot be mapped to parts without gaps.
+        let err = resolve_part("auto", None, &env(LISTED))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a plain range"), "{err}");
+        let (p, _) = resolve_part("auto", Some(3), &env(&[("JOB_COMPLETION_INDEX", "2")])).unwrap();
+        assert_eq!((p.index, p.count), (2, 3));
+        let err = resolve_part("auto", None, &env(&[("JOB_COMPLETION_INDEX", "2")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--parts"), "{err}");
+        let err = resolve_part("auto", None, &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SLURM_ARRAY_TASK_ID"), "{err}");
+    }
+}

@@ -9,7 +9,7 @@ use graft_cache::{
 fn stamp(name: &str) -> ModelStamp {
     ModelStamp {
         name: name.into(),
-        modality: "image".into(),
+        modality: graft_cache::Modality::Image,
         model_sha256: "ab".repeat(32),
         preprocessing: serde_json::json!({"size": [4, 4]}),
         dim: 3,

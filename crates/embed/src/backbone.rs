@@ -7,13 +7,13 @@ use ndarray::Array2;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::device::{self, Device, GpuOptions};
+use crate::device::{self, Device, GpuOptions, Provider};
 use crate::error::{ort_err, EmbedError, Result};
-use crate::fetch;
-use crate::home::GraftHome;
 use crate::manifest::{Modality, ModelManifest, Pooling};
 use crate::preprocess::TextBatch;
+use crate::record;
 use crate::runtime;
+use crate::GraftHome;
 
 /// How to load a backbone.
 #[derive(Debug, Clone, Default)]
@@ -28,13 +28,23 @@ pub struct LoadOptions {
     pub ort_lib: Option<PathBuf>,
 }
 
+impl LoadOptions {
+    /// These options with TensorRT optimisation profiles for `manifest`'s inputs, up to
+    /// the GPU options' `max_batch` or else `batch` rows.
+    pub fn for_manifest(mut self, manifest: &ModelManifest, batch: usize) -> Self {
+        let max_batch = self.gpu.max_batch.unwrap_or(batch);
+        self.gpu = self.gpu.with_profiles_for(manifest, max_batch);
+        self
+    }
+}
+
 /// A backbone ready to embed preprocessed batches.
 pub struct Backbone {
     session: Session,
     manifest: ModelManifest,
     model_path: PathBuf,
     model_sha256: String,
-    provider: &'static str,
+    provider: Provider,
 }
 
 impl Backbone {
@@ -49,7 +59,7 @@ impl Backbone {
                 path: model_path,
             });
         }
-        let model_sha256 = fetch::verify_recorded(manifest, &dir)?;
+        let model_sha256 = record::verify_recorded(manifest, &dir)?;
         Self::load_file(manifest, &model_path, model_sha256, home, opts)
     }
 
@@ -90,7 +100,7 @@ impl Backbone {
                 // ort's default policy lets ONNX Runtime add accelerators on its own;
                 // a CPU plan must run on the CPU and nowhere else.
                 .and_then(|b| match kind {
-                    "cpu" => b
+                    Provider::Cpu => b
                         .with_auto_device(ort::session::builder::AutoDevicePolicy::PreferCPU)
                         .map_err(ort_err(&context)),
                     _ => Ok(b),
@@ -129,8 +139,8 @@ impl Backbone {
         }
     }
 
-    /// The provider the session runs on: `cpu`, `cuda` or `tensorrt`.
-    pub fn provider(&self) -> &'static str {
+    /// The provider the session runs on.
+    pub fn provider(&self) -> Provider {
         self.provider
     }
 
@@ -309,6 +319,14 @@ fn pool_output(
         message: format!("no output `{name}`"),
     })?;
     let (shape, values) = value.try_extract_tensor::<f32>().map_err(ort_err(ctx))?;
+    if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+        return Err(EmbedError::ModelMismatch {
+            path: path.to_path_buf(),
+            reason: format!(
+                "output `{name}` holds {bad} ({ctx}): the model computes non-finite values, which are never written to a cache"
+            ),
+        });
+    }
     let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
     let pooled =
         pool(&dims, values, mask, pooling).map_err(|reason| EmbedError::ModelMismatch {

@@ -12,6 +12,7 @@ use std::str::FromStr;
 use ort::ep::{ArbitrarilyConfigurableExecutionProvider, ExecutionProvider};
 
 use crate::error::{EmbedError, Result};
+use crate::manifest::ModelManifest;
 
 /// Where to run a backbone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,9 +84,49 @@ pub struct GpuOptions {
     pub engine_cache: Option<PathBuf>,
     /// TensorRT optimisation profile: (input name, min, opt, max) shapes.
     pub profiles: Vec<ShapeProfile>,
+    /// TensorRT: the largest batch of the profiles (default: the run's batch size).
+    pub max_batch: Option<usize>,
 }
 
-/// One input's TensorRT optimisation profile.
+impl GpuOptions {
+    /// TensorRT optimisation profiles for `manifest`'s inputs: images at its size with
+    /// batches of 1 to `max_batch`; token inputs of 1 to `max_batch` rows and 1 to the
+    /// manifest's `max_length` tokens (optimised for half of it).
+    pub fn with_profiles_for(mut self, manifest: &ModelManifest, max_batch: usize) -> Self {
+        let max = max_batch.max(1) as i64;
+        if let (Some(prep), Some(input)) = (&manifest.image, &manifest.onnx.inputs.pixels) {
+            let [h, w] = prep.size.map(i64::from);
+            self.profiles.push(ShapeProfile {
+                input: input.clone(),
+                min: vec![1, 3, h, w],
+                opt: vec![max, 3, h, w],
+                max: vec![max, 3, h, w],
+            });
+        }
+        if let Some(text) = &manifest.text {
+            let len = text.max_length as i64;
+            let names = &manifest.onnx.inputs;
+            for name in [
+                &names.input_ids,
+                &names.attention_mask,
+                &names.token_type_ids,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                self.profiles.push(ShapeProfile {
+                    input: name.clone(),
+                    min: vec![1, 1],
+                    opt: vec![max, len / 2],
+                    max: vec![max, len],
+                });
+            }
+        }
+        self
+    }
+}
+
+/// Shapes of one input for a TensorRT optimisation profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShapeProfile {
     /// Input tensor name.
@@ -98,11 +139,33 @@ pub struct ShapeProfile {
     pub max: Vec<i64>,
 }
 
-/// One execution provider with its options, in the order it is tried.
+/// An ONNX Runtime execution provider Graft can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// The CPU provider (always there).
+    Cpu,
+    /// NVIDIA CUDA.
+    Cuda,
+    /// NVIDIA TensorRT (falls back to CUDA for unsupported nodes).
+    TensorRt,
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+            Provider::TensorRt => "tensorrt",
+        })
+    }
+}
+
+/// One provider to try, with its options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderPlan {
-    /// `cpu`, `cuda` or `tensorrt`.
-    pub kind: &'static str,
+    /// Which provider.
+    pub kind: Provider,
     /// ONNX Runtime option keys and values.
     pub options: Vec<(String, String)>,
 }
@@ -119,7 +182,7 @@ pub fn plan(device: Device, opts: &GpuOptions) -> Vec<Vec<ProviderPlan>> {
             o.push(("gpu_mem_limit".into(), limit.to_string()));
         }
         ProviderPlan {
-            kind: "cuda",
+            kind: Provider::Cuda,
             options: o,
         }
     };
@@ -150,12 +213,12 @@ pub fn plan(device: Device, opts: &GpuOptions) -> Vec<Vec<ProviderPlan>> {
             o.push(("trt_profile_max_shapes".into(), shapes(|p| &p.max)));
         }
         ProviderPlan {
-            kind: "tensorrt",
+            kind: Provider::TensorRt,
             options: o,
         }
     };
     let cpu = ProviderPlan {
-        kind: "cpu",
+        kind: Provider::Cpu,
         options: Vec::new(),
     };
     match device {
@@ -167,11 +230,11 @@ pub fn plan(device: Device, opts: &GpuOptions) -> Vec<Vec<ProviderPlan>> {
 }
 
 /// Whether the loaded ONNX Runtime build includes a provider (`cuda`, `tensorrt`, `cpu`).
-pub fn compiled_in(kind: &str) -> bool {
+pub fn compiled_in(kind: Provider) -> bool {
     match kind {
-        "cuda" => ort::ep::CUDA::is_available().unwrap_or(false),
-        "tensorrt" => ort::ep::TensorRT::is_available().unwrap_or(false),
-        _ => true,
+        Provider::Cuda => ort::ep::CUDA::is_available().unwrap_or(false),
+        Provider::TensorRt => ort::ep::TensorRT::is_available().unwrap_or(false),
+        Provider::Cpu => true,
     }
 }
 
@@ -179,10 +242,10 @@ pub fn compiled_in(kind: &str) -> bool {
 pub(crate) fn dispatches(plans: &[ProviderPlan]) -> Vec<ort::ep::ExecutionProviderDispatch> {
     plans
         .iter()
-        .filter(|p| p.kind != "cpu")
+        .filter(|p| p.kind != Provider::Cpu)
         .map(|p| {
             let d = match p.kind {
-                "tensorrt" => {
+                Provider::TensorRt => {
                     let mut ep = ort::ep::TensorRT::default();
                     for (k, v) in &p.options {
                         ep = ep.with_arbitrary_config(k, v);
@@ -230,11 +293,12 @@ mod tests {
                 opt: vec![64, 3, 224, 224],
                 max: vec![128, 3, 224, 224],
             }],
+            max_batch: None,
         };
         let plans = plan(Device::TensorRt(2), &opts);
         assert_eq!(plans.len(), 1);
         let trt = &plans[0][0];
-        assert_eq!(trt.kind, "tensorrt");
+        assert_eq!(trt.kind, Provider::TensorRt);
         let get = |k: &str| {
             trt.options
                 .iter()
@@ -246,12 +310,23 @@ mod tests {
         assert_eq!(get("trt_engine_cache_path"), Some("/tmp/trt"));
         assert_eq!(get("trt_profile_opt_shapes"), Some("input:64x3x224x224"));
         let cuda = &plans[0][1];
-        assert_eq!(cuda.kind, "cuda");
+        assert_eq!(cuda.kind, Provider::Cuda);
         assert!(cuda
             .options
             .contains(&("gpu_mem_limit".into(), (1u64 << 30).to_string())));
         let auto = plan(Device::Auto, &GpuOptions::default());
-        let kinds: Vec<&str> = auto.iter().map(|c| c[0].kind).collect();
-        assert_eq!(kinds, ["tensorrt", "cuda", "cpu"]);
+        // Profiles follow the manifest: images at its size, tokens up to max_length.
+        let image = ModelManifest::builtin("efficientnet-lite0").unwrap();
+        let p = GpuOptions::default().with_profiles_for(&image, 16).profiles;
+        assert_eq!(
+            (p[0].min.clone(), p[0].max.clone()),
+            (vec![1, 3, 224, 224], vec![16, 3, 224, 224])
+        );
+        let text = ModelManifest::builtin("all-minilm-l6-v2").unwrap();
+        let p = GpuOptions::default().with_profiles_for(&text, 8).profiles;
+        assert_eq!(p.len(), 3);
+        assert_eq!(p[0].max, vec![8, 256]);
+        let kinds: Vec<Provider> = auto.iter().map(|c| c[0].kind).collect();
+        assert_eq!(kinds, [Provider::TensorRt, Provider::Cuda, Provider::Cpu]);
     }
 }

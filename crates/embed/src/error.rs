@@ -35,6 +35,9 @@ pub enum EmbedError {
         /// What is wrong.
         reason: String,
     },
+    /// A preparation worker failed outside any one input.
+    #[error("a preparation worker stopped ({0}); the inputs committed so far are kept, the rest were not embedded: rerun the same command to resume")]
+    Worker(String),
     /// No model of that name.
     #[error("unknown model `{name}`; known models: {known}. A custom model is a manifest file: --model path/to/model.toml")]
     UnknownModel {

@@ -8,15 +8,44 @@
 //! and content hash, and the text is read again when its batch is prepared.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use graft_cache::ErrorRecord;
+use graft_cache::{label_text, ErrorRecord};
 
 use crate::error::{io_err, EmbedError, Result};
+use crate::manifest::Modality;
+
+/// How inputs are listed.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// Images: a CSV (`id,label`) or JSONL file of labels, keyed by the path as listed.
+    pub labels_file: Option<PathBuf>,
+    /// Texts: which fields of `.jsonl`/`.csv` inputs hold the text, labels and id.
+    pub text: TextFields,
+}
+
+/// Lists `inputs` for a model of `modality`.
+pub fn list(modality: Modality, inputs: &[PathBuf], opts: &ListOptions) -> Result<Listing> {
+    match modality {
+        Modality::Image => list_images(inputs, opts.labels_file.as_deref()),
+        Modality::Text => {
+            if let Some(file) = &opts.labels_file {
+                return Err(EmbedError::Invalid(format!(
+                    "--labels {}: a labels file applies to image inputs; texts take their labels from --label-field",
+                    file.display()
+                )));
+            }
+            list_texts(inputs, &opts.text)
+        }
+        Modality::Audio => Err(EmbedError::Invalid(
+            "audio inputs are not supported by this build".into(),
+        )),
+    }
+}
 
 /// Image file extensions Graft lists (case-insensitive).
 pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
@@ -238,7 +267,7 @@ pub fn list_images(inputs: &[PathBuf], labels_file: Option<&Path>) -> Result<Lis
         }
     }
     if let Some(file) = labels_file {
-        let labels = read_labels_file(file)?;
+        let labels = graft_cache::read_labels_file(file)?;
         for item in &mut listing.items {
             if let Some(l) = labels.get(&item.id) {
                 item.labels.insert("label".into(), l.clone());
@@ -249,61 +278,6 @@ pub fn list_images(inputs: &[PathBuf], labels_file: Option<&Path>) -> Result<Lis
         listing.tasks = vec!["label".into()];
     }
     Ok(listing)
-}
-
-/// Reads an id -> label file: CSV with `id,label` columns, or JSONL objects.
-pub fn read_labels_file(path: &Path) -> Result<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    let bad =
-        |line: usize, why: String| EmbedError::Invalid(format!("{}:{line}: {why}", path.display()));
-    let mut map = HashMap::new();
-    if path
-        .extension()
-        .is_some_and(|e| e == "jsonl" || e == "json")
-    {
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
-            let id = v
-                .get("id")
-                .map(json_str)
-                .ok_or_else(|| bad(i + 1, "no `id` field".into()))?;
-            let label = v
-                .get("label")
-                .map(json_str)
-                .ok_or_else(|| bad(i + 1, "no `label` field".into()))?;
-            map.insert(id, label);
-        }
-    } else {
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let headers = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
-        let col = |name: &str| headers.iter().position(|h| h == name);
-        let (Some(idc), Some(lc)) = (col("id"), col("label")) else {
-            return Err(bad(
-                1,
-                "expected a header with `id` and `label` columns".into(),
-            ));
-        };
-        for (i, rec) in reader.records().enumerate() {
-            let rec = rec.map_err(|e| bad(i + 2, e.to_string()))?;
-            map.insert(
-                rec.get(idc).unwrap_or_default().to_string(),
-                rec.get(lc).unwrap_or_default().to_string(),
-            );
-        }
-    }
-    Ok(map)
-}
-
-fn json_str(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// Lists texts from `.txt` (one per line), `.jsonl` and `.csv` files.
@@ -416,7 +390,7 @@ fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result
             .id
             .as_ref()
             .and_then(|f| value.get(f))
-            .map_or(fallback_id, json_str);
+            .map_or(fallback_id, label_text);
         let Some(text) = value.get(&fields.text).and_then(|t| t.as_str()) else {
             listing.errors.push(ErrorRecord {
                 id,
@@ -438,7 +412,7 @@ fn list_jsonl(path: &Path, fields: &TextFields, listing: &mut Listing) -> Result
                 value
                     .get(f)
                     .filter(|v| !v.is_null())
-                    .map(|v| (f.clone(), json_str(v)))
+                    .map(|v| (f.clone(), label_text(v)))
             })
             .collect();
         let stored = StoredText {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EmbedError, Result};
-use crate::home::GraftHome;
+use crate::GraftHome;
 
 /// The manifests shipped in `models/`, built into the binary.
 const BUILTIN: &[(&str, &str)] = &[
@@ -42,24 +42,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
-/// What a backbone embeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Modality {
-    /// Images.
-    Image,
-    /// Texts.
-    Text,
-}
-
-impl std::fmt::Display for Modality {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Modality::Image => "image",
-            Modality::Text => "text",
-        })
-    }
-}
+pub use graft_cache::Modality;
 
 /// A backbone manifest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -412,6 +395,55 @@ impl ModelManifest {
         }
     }
 
+    /// The same manifest with its image resize policy replaced (`graft embed --resize`):
+    /// `stretch` keeps whole small or centred images such as Fashion-MNIST; `shorter-crop`
+    /// (the usual ImageNet evaluation crop) needs a shorter side, taken as the larger output
+    /// side when the manifest has none. Text and audio models are refused.
+    pub fn with_resize(mut self, mode: ResizeMode) -> Result<Self> {
+        let Some(image) = self.image.as_mut() else {
+            return Err(EmbedError::Invalid(format!(
+                "{}: --resize applies to image models only ({} model)",
+                self.name, self.modality
+            )));
+        };
+        image.resize = mode;
+        if mode == ResizeMode::ShorterCrop && image.resize_shorter.is_none() {
+            image.resize_shorter = Some(image.size[0].max(image.size[1]));
+        }
+        Ok(self)
+    }
+
+    /// The same manifest with the preprocessing recorded with some features (a cache's or a
+    /// head's provenance, see [`ModelManifest::preprocessing`]), so new inputs are prepared
+    /// exactly as those features were (an `embed --resize` override included).
+    pub fn with_recorded_preprocessing(mut self, recorded: &serde_json::Value) -> Result<Self> {
+        let bad = |e: serde_json::Error| {
+            EmbedError::Invalid(format!(
+                "{}: the recorded preprocessing does not fit this model: {e}",
+                self.name
+            ))
+        };
+        if let Some(image) = recorded.get("image") {
+            self.image = Some(serde_json::from_value(image.clone()).map_err(bad)?);
+        }
+        if let Some(text) = recorded.get("text") {
+            self.text = Some(serde_json::from_value(text.clone()).map_err(bad)?);
+        }
+        Ok(self)
+    }
+
+    /// What a cache records about the features this model makes with the ONNX file of
+    /// SHA-256 `model_sha256`.
+    pub fn stamp(&self, model_sha256: &str) -> graft_cache::ModelStamp {
+        graft_cache::ModelStamp {
+            name: self.name.clone(),
+            modality: self.modality,
+            model_sha256: model_sha256.to_string(),
+            preprocessing: self.preprocessing(),
+            dim: self.dim,
+        }
+    }
+
     /// The preprocessing section as JSON (recorded in caches and heads).
     pub fn preprocessing(&self) -> serde_json::Value {
         match (&self.image, &self.text) {
@@ -462,6 +494,9 @@ impl ModelManifest {
                 if prep.max_length == 0 {
                     return Err("[text] max_length must be positive".into());
                 }
+            }
+            Modality::Audio => {
+                return Err("audio models are not supported by this build".into());
             }
         }
         Ok(())

@@ -8,9 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::device::Provider;
+use crate::download::{pip_download, sha256_file, unzip_members};
 use crate::error::{io_err, EmbedError, Result};
-use crate::fetch::{pip_download, sha256_file, unzip_members};
-use crate::home::GraftHome;
+use crate::GraftHome;
 
 /// The ONNX Runtime version Graft installs and is tested with.
 pub const ORT_VERSION: &str = "1.31.1";
@@ -194,19 +195,13 @@ pub fn gpu_library_report(lib: &Path) -> Vec<(String, Option<String>)> {
 
 /// Whether each execution provider actually loads in this process:
 /// `loads`, or why not.
-pub fn provider_status(env: &ort::environment::Environment) -> Vec<(&'static str, String)> {
-    let mut out = vec![("cpu", "loads".to_string())];
-    for plan in [
-        crate::device::ProviderPlan {
-            kind: "cuda",
+pub fn provider_status(env: &ort::environment::Environment) -> Vec<(Provider, String)> {
+    let mut out = vec![(Provider::Cpu, "loads".to_string())];
+    for kind in [Provider::Cuda, Provider::TensorRt] {
+        let plan = crate::device::ProviderPlan {
+            kind,
             options: vec![("device_id".into(), "0".into())],
-        },
-        crate::device::ProviderPlan {
-            kind: "tensorrt",
-            options: vec![("device_id".into(), "0".into())],
-        },
-    ] {
-        let kind = plan.kind;
+        };
         if !crate::device::compiled_in(kind) {
             out.push((
                 kind,

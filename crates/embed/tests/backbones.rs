@@ -3,12 +3,17 @@
 //! sentence-transformers recipe recorded by the export (cosine >= 0.999).
 //! Needs `cargo xtask setup` (runtime, models, photos in GRAFT_HOME).
 
-use graft_embed::backbone::LoadOptions;
-use graft_embed::fetch::argmax;
-use graft_embed::manifest::ModelManifest;
-use graft_embed::pipeline::{embed_texts, EmbedOptions};
-use graft_embed::preprocess::{ImagePreprocessor, TextPreprocessor};
-use graft_embed::{Backbone, Device, GraftHome};
+use graft_embed::{
+    Backbone, Device, EmbedOptions, Embedder, GraftHome, ImagePreprocessor, LoadOptions,
+    ModelManifest,
+};
+
+/// Index of the largest logit.
+fn argmax(values: &[f32]) -> usize {
+    (0..values.len())
+        .max_by(|&a, &b| values[a].total_cmp(&values[b]))
+        .unwrap_or(0)
+}
 
 fn cpu() -> LoadOptions {
     LoadOptions {
@@ -56,10 +61,8 @@ fn minilm_matches_the_sentence_transformers_recipe() {
     let home = GraftHome::from_env();
     let manifest = ModelManifest::builtin("all-minilm-l6-v2").unwrap();
     let dir = manifest.model_dir(&home);
-    let mut backbone =
-        Backbone::load(&manifest, &home, &cpu()).expect("run `cargo xtask setup` first");
-    let text = manifest.text.clone().unwrap();
-    let tok = TextPreprocessor::load(&dir.join(&text.tokenizer), text.max_length).unwrap();
+    let mut embedder =
+        Embedder::load(&manifest, &home, &cpu()).expect("run `cargo xtask setup` first");
     let reference: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("reference.json")).unwrap()).unwrap();
     let sentences: Vec<String> = reference["sentences"]
@@ -74,7 +77,7 @@ fn minilm_matches_the_sentence_transformers_recipe() {
         batch_size: 4,
         ..Default::default()
     };
-    let ours = embed_texts(&mut backbone, &tok, &sentences, &opts).unwrap();
+    let ours = embedder.embed_texts(&sentences, &opts).unwrap();
     for (i, want) in reference["embeddings"]
         .as_array()
         .unwrap()

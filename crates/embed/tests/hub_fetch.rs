@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, Once};
 use std::thread::JoinHandle;
 
-use graft_embed::fetch::hub::{download, HubOptions};
+use graft_embed::{hub_download as download, HubOptions};
 use sha2::{Digest, Sha256};
 use tiny_http::{Header, Method, Request, Response, Server};
 

@@ -15,13 +15,31 @@
 
 use std::time::Instant;
 
-use graft_heads::dataset::Dataset;
-use graft_heads::logistic::{
-    fit_cv, fit_fixed_c, Backend, LogisticConfig, LogisticModel, Precision,
+use graft_heads::{
+    Backend, Dataset, HeadError, LogisticConfig, LogisticModel, LogisticParams, Precision,
+    SplitMix64, Standardizer, TrainedLogistic,
 };
-use graft_heads::rng::SplitMix64;
-use graft_heads::scaler::Standardizer;
+use linfa::traits::Fit;
 use ndarray::Array2;
+
+/// Fits at a fixed `C` on all of `train`.
+fn fit_fixed_c(
+    train: &Dataset,
+    c: f64,
+    cfg: &LogisticConfig,
+) -> Result<TrainedLogistic, HeadError> {
+    LogisticParams::new()
+        .config(cfg.clone())
+        .c(c)
+        .fit(&train.to_linfa())
+}
+
+/// Chooses `C` by cross-validation, then fits on all of `train`.
+fn fit_cv(train: &Dataset, cfg: &LogisticConfig) -> Result<TrainedLogistic, HeadError> {
+    LogisticParams::new()
+        .config(cfg.clone())
+        .fit(&train.to_linfa())
+}
 
 fn synthetic(n: usize, d: usize, k: usize, seed: u64) -> (Array2<f32>, Vec<usize>) {
     let r = 32;

@@ -6,11 +6,89 @@
 //! they are somewhat over-confident on unseen data. Centring then normalising ("CL2N") is the
 //! usual strong few-shot baseline on CNN features, which are all non-negative.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use linfa::dataset::{AsSingleTargets, DatasetBase};
+use linfa::traits::Fit;
+use linfa::ParamGuard;
+use ndarray::{Array2, ArrayBase, ArrayView2, Axis, Data, Ix2};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Dataset;
-use crate::error::{HeadError, Result};
+use crate::error::{HeadError, ParamError, Result};
+use crate::head::Classifier;
+
+/// Hyper-parameters of a nearest-centroid head, unchecked (linfa's [`ParamGuard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CentroidParams(CentroidValidParams);
+
+/// Checked hyper-parameters of a nearest-centroid head; implements linfa's [`Fit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CentroidValidParams {
+    center: bool,
+}
+
+impl Default for CentroidParams {
+    fn default() -> Self {
+        CentroidParams(CentroidValidParams { center: true })
+    }
+}
+
+impl CentroidParams {
+    /// Centred (CL2N) nearest centroid.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether to subtract the training mean before normalising (default `true`).
+    pub fn center(mut self, center: bool) -> Self {
+        self.0.center = center;
+        self
+    }
+
+    pub(crate) fn into_unchecked(self) -> CentroidValidParams {
+        self.0
+    }
+}
+
+impl ParamGuard for CentroidParams {
+    type Checked = CentroidValidParams;
+    type Error = ParamError;
+
+    fn check_ref(&self) -> std::result::Result<&CentroidValidParams, ParamError> {
+        Ok(&self.0)
+    }
+
+    fn check(self) -> std::result::Result<CentroidValidParams, ParamError> {
+        Ok(self.0)
+    }
+}
+
+impl<D, T> Fit<ArrayBase<D, Ix2>, T, HeadError> for CentroidValidParams
+where
+    D: Data<Elem = f32>,
+    T: AsSingleTargets<Elem = usize>,
+{
+    type Object = CentroidModel;
+
+    fn fit(&self, dataset: &DatasetBase<ArrayBase<D, Ix2>, T>) -> Result<CentroidModel> {
+        CentroidModel::fit(&Dataset::from_linfa(dataset, None)?, self.center)
+    }
+}
+
+impl Classifier for CentroidModel {
+    fn n_features(&self) -> usize {
+        self.centroids.ncols()
+    }
+
+    fn n_classes(&self) -> usize {
+        self.centroids.nrows()
+    }
+
+    fn predict_proba(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        CentroidModel::predict_proba(self, x)
+    }
+}
+
+crate::head::predict_inplace_via_classifier!(CentroidModel);
 
 /// A fitted nearest-centroid classifier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,7 +129,7 @@ pub(crate) fn column_mean(x: ArrayView2<f32>) -> Vec<f32> {
 
 impl CentroidModel {
     /// Fits centroids (every class in `ds.classes` must occur) and the temperature.
-    pub fn fit(ds: &Dataset, center: bool) -> Result<Self> {
+    pub(crate) fn fit(ds: &Dataset, center: bool) -> Result<Self> {
         ds.validate()?;
         let counts = ds.class_counts();
         if let Some(c) = counts.iter().position(|&m| m == 0) {
@@ -78,16 +156,6 @@ impl CentroidModel {
         let sims = xn.dot(&model.centroids.t());
         model.temperature = best_temperature(&sims, &ds.y);
         Ok(model)
-    }
-
-    /// Input feature dimension.
-    pub fn n_features(&self) -> usize {
-        self.centroids.ncols()
-    }
-
-    /// Number of classes.
-    pub fn n_classes(&self) -> usize {
-        self.centroids.nrows()
     }
 
     /// Checks internal shape consistency.

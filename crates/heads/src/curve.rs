@@ -12,8 +12,11 @@ use plotters::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Dataset;
-use crate::error::{HeadError, Result};
+use linfa::traits::Fit;
+use ndarray::Array2;
+
+use crate::dataset::{ClassTargets, Dataset};
+use crate::error::{HeadError, ParamError, Result};
 use crate::head::Classifier;
 use crate::rng::SplitMix64;
 
@@ -25,6 +28,37 @@ pub enum Shots {
     N(usize),
     /// The whole training set.
     All,
+}
+
+impl Shots {
+    /// The count per class, `None` for [`Shots::All`].
+    pub fn count(&self) -> Option<usize> {
+        match self {
+            Shots::N(n) => Some(*n),
+            Shots::All => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Shots {
+    type Err = ParamError;
+
+    /// A positive count, or `all`.
+    fn from_str(s: &str) -> std::result::Result<Self, ParamError> {
+        match s.trim() {
+            "all" => Ok(Shots::All),
+            n => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Shots::N)
+                .ok_or_else(|| ParamError::OutOfRange {
+                    name: "a shot count",
+                    expected: "a positive number or `all`",
+                    got: n.to_string(),
+                }),
+        }
+    }
 }
 
 /// Accuracy at one training-set size.
@@ -42,22 +76,22 @@ pub struct CurvePoint {
     pub accuracies: Vec<f64>,
 }
 
-/// Accuracy of `trainer` as a function of the number of labelled examples per class.
+/// Accuracy of any head (anything implementing linfa's [`Fit`] whose model is a
+/// [`Classifier`]) as a function of the number of labelled examples per class.
 ///
-/// `trainer(train_subset, seed)` must return a classifier whose class indices follow
-/// `train.classes`; `eval` must use the same class list. Errors if `repeats == 0`, `shots` is
+/// `eval` must use the same class list as `train`. Errors if `repeats == 0`, `shots` is
 /// empty, a shot count exceeds a class's size, or any training run fails.
-pub fn learning_curve<C, F>(
+pub fn learning_curve<P>(
+    params: &P,
     train: &Dataset,
     eval: &Dataset,
     shots: &[Shots],
     repeats: usize,
     seed: u64,
-    trainer: F,
 ) -> Result<Vec<CurvePoint>>
 where
-    C: Classifier,
-    F: Fn(&Dataset, u64) -> Result<C> + Sync,
+    P: Fit<Array2<f32>, ClassTargets, HeadError> + Sync,
+    P::Object: Classifier,
 {
     if repeats == 0 || shots.is_empty() {
         return Err(HeadError::InvalidParameter(
@@ -87,7 +121,7 @@ where
                 Shots::N(n) => train.sample_shots(n, run_seed)?,
                 Shots::All => train.clone(),
             };
-            let model = trainer(&subset, run_seed)?;
+            let model = params.fit(&subset.to_linfa())?;
             let pred = model.predict(eval.x.view())?;
             let correct = pred.iter().zip(&eval.y).filter(|(p, t)| p == t).count();
             Ok(((i, r), correct as f64 / eval.n_samples() as f64))
@@ -258,8 +292,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::{train_head, HeadSpec};
-    use ndarray::Array2;
+    use crate::centroid::CentroidParams;
+    use crate::head::HeadParams;
+    use linfa::ParamGuard;
 
     fn blobs(n_per: usize, seed: u64) -> Dataset {
         let mut g = SplitMix64::new(seed);
@@ -281,15 +316,17 @@ mod tests {
     fn curve_is_deterministic_and_plots() {
         let train = blobs(30, 1);
         let eval = blobs(30, 2);
-        let spec = HeadSpec::Centroid { center: false };
+        let params = HeadParams::from(CentroidParams::new().center(false))
+            .check()
+            .unwrap();
         let run = || {
             learning_curve(
+                &params,
                 &train,
                 &eval,
                 &[Shots::N(1), Shots::N(10), Shots::All],
                 4,
                 7,
-                |ds, _| train_head(&spec, ds).map(|(h, _)| h),
             )
             .unwrap()
         };
@@ -305,11 +342,6 @@ mod tests {
         plot_svg(&path, &[("centroid", &a), ("copy", &a)]).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("centroid") && svg.contains("accuracy"));
-        assert!(
-            learning_curve(&train, &eval, &[Shots::N(31)], 1, 0, |ds, _| {
-                train_head(&spec, ds).map(|(h, _)| h)
-            })
-            .is_err()
-        );
+        assert!(learning_curve(&params, &train, &eval, &[Shots::N(31)], 1, 0).is_err());
     }
 }

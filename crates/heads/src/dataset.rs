@@ -7,9 +7,10 @@
 
 use std::collections::BTreeSet;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use linfa::dataset::{AsSingleTargets, AsTargets, DatasetBase};
+use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Axis, Data, Ix2};
 
-use crate::error::{HeadError, Result};
+use crate::error::{HeadError, ParamError, Result};
 use crate::rng::SplitMix64;
 
 /// Features with one class label per row.
@@ -21,6 +22,25 @@ pub struct Dataset {
     pub y: Vec<usize>,
     /// Class names; index `i` is class `i`.
     pub classes: Vec<String>,
+}
+
+/// Class-index targets with their class names: the target type of the linfa datasets that
+/// [`Dataset::to_linfa`] makes, so a fitted [`crate::Head`] knows its class names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassTargets {
+    /// Class index of each row.
+    pub indices: Array1<usize>,
+    /// Class names; index `i` is class `i`.
+    pub classes: Vec<String>,
+}
+
+impl AsTargets for ClassTargets {
+    type Elem = usize;
+    type Ix = ndarray::Ix1;
+
+    fn as_targets(&self) -> ndarray::ArrayView1<'_, usize> {
+        self.indices.view()
+    }
 }
 
 /// One cross-validation fold: row indices (sorted) to train on and to evaluate on.
@@ -124,6 +144,45 @@ impl Dataset {
         Ok(ds)
     }
 
+    /// The same rows as a linfa dataset (targets: class indices with their names), for any
+    /// head's [`linfa::traits::Fit`].
+    pub fn to_linfa(&self) -> DatasetBase<Array2<f32>, ClassTargets> {
+        DatasetBase::new(
+            self.x.clone(),
+            ClassTargets {
+                indices: Array1::from(self.y.clone()),
+                classes: self.classes.clone(),
+            },
+        )
+    }
+
+    /// Reads a linfa dataset with class-index targets; class names are `classes` if given,
+    /// else `"0".."k-1"` for the largest index `k - 1`. Validated like [`Dataset::validate`].
+    pub fn from_linfa<D, T>(
+        data: &DatasetBase<ArrayBase<D, Ix2>, T>,
+        classes: Option<&[String]>,
+    ) -> Result<Self>
+    where
+        D: Data<Elem = f32>,
+        T: AsSingleTargets<Elem = usize>,
+    {
+        let y: Vec<usize> = data.as_single_targets().to_vec();
+        let classes = match classes {
+            Some(names) => names.to_vec(),
+            None => {
+                let k = y.iter().max().map_or(0, |m| m + 1);
+                (0..k).map(|c| c.to_string()).collect()
+            }
+        };
+        let ds = Dataset {
+            x: data.records().to_owned(),
+            y,
+            classes,
+        };
+        ds.validate()?;
+        Ok(ds)
+    }
+
     /// Checks shape, finiteness, label range and class-name uniqueness (not the class count).
     pub fn validate(&self) -> Result<()> {
         if self.x.nrows() == 0 || self.x.ncols() == 0 {
@@ -218,10 +277,24 @@ impl Dataset {
     /// `round(m * test_fraction)` of them in the test set, clamped so that a class with at least
     /// two rows has at least one on each side (a single-row class stays in train).
     pub fn stratified_split(&self, test_fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        let (train, test) = self.stratified_split_indices(test_fraction, seed)?;
+        Ok((self.subset(&train), self.subset(&test)))
+    }
+
+    /// The row indices (sorted) of [`Dataset::stratified_split`]: the one split that
+    /// training, curves and validation splits all use.
+    pub fn stratified_split_indices(
+        &self,
+        test_fraction: f64,
+        seed: u64,
+    ) -> Result<(Vec<usize>, Vec<usize>)> {
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
-            return Err(HeadError::InvalidParameter(format!(
-                "test_fraction must be in (0, 1), got {test_fraction}"
-            )));
+            return Err(ParamError::OutOfRange {
+                name: "the test fraction",
+                expected: "in (0, 1)",
+                got: test_fraction.to_string(),
+            }
+            .into());
         }
         let (mut train, mut test) = (Vec::new(), Vec::new());
         for idx in self.shuffled_by_class(seed) {
@@ -242,7 +315,7 @@ impl Dataset {
         }
         train.sort_unstable();
         test.sort_unstable();
-        Ok((self.subset(&train), self.subset(&test)))
+        Ok((train, test))
     }
 
     /// Stratified `k`-fold partition: every class's rows are shuffled and dealt round-robin to

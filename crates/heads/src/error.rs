@@ -82,8 +82,14 @@ pub enum HeadError {
         purpose: String,
     },
     /// The linfa-logistic backend failed.
-    #[error("logistic regression solver failed: {0}")]
-    Solver(#[from] linfa_logistic::error::Error),
+    #[error("linfa-logistic solver failed: {0}")]
+    LinfaLogistic(#[from] linfa_logistic::error::Error),
+    /// A solver produced something unusable (wrong shape, non-finite values).
+    #[error("solver failed: {0}")]
+    Solver(String),
+    /// A hyper-parameter is invalid or does not apply.
+    #[error(transparent)]
+    Param(#[from] ParamError),
     /// linfa rejected the data or parameters.
     #[error("linfa: {0}")]
     Linfa(#[from] linfa::Error),
@@ -125,9 +131,135 @@ pub enum HeadError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A cache with no rows.
+    #[error("{0}: the cache is empty (0 rows); embed some inputs first")]
+    EmptyCache(PathBuf),
+    /// Two caches made with different models or preprocessing.
+    #[error(
+        "{a} ({a_model}) and {b} ({b_model}) were made with different models or preprocessing"
+    )]
+    IncompatibleCaches {
+        /// One cache.
+        a: PathBuf,
+        /// The other.
+        b: PathBuf,
+        /// What made the first.
+        a_model: String,
+        /// What made the second.
+        b_model: String,
+    },
+    /// A labels file names ids the cache does not hold.
+    #[error("{file}: {count} ids are not in the cache {cache} (e.g. {example})")]
+    UnknownIds {
+        /// The labels file.
+        file: PathBuf,
+        /// The cache.
+        cache: PathBuf,
+        /// How many ids are unknown.
+        count: usize,
+        /// One of them.
+        example: String,
+    },
+    /// No row has a label.
+    #[error("{cache}: no row has a label{}; embed with labels (class folders, --labels or --label-field) or pass --labels", task.as_ref().map(|t| format!(" for task `{t}`")).unwrap_or_default())]
+    NoLabels {
+        /// The cache.
+        cache: PathBuf,
+        /// The task asked for.
+        task: Option<String>,
+    },
+    /// An evaluation label the head (or training set) does not know.
+    #[error("{cache}: label {label:?} is not one of the classes the head was trained on")]
+    UnseenClass {
+        /// The evaluation cache.
+        cache: PathBuf,
+        /// The unknown label.
+        label: String,
+    },
+    /// A cache lacks the raw inputs a from-scratch baseline needs.
+    #[error("{cache}: no {what}")]
+    NoBaselineInputs {
+        /// The cache.
+        cache: PathBuf,
+        /// What is missing.
+        what: &'static str,
+    },
+    /// Reading a feature cache failed.
+    #[error(transparent)]
+    Cache(#[from] graft_cache::CacheError),
     /// Rendering a plot failed.
     #[error("plotting failed: {0}")]
     Plot(String),
+}
+
+/// An invalid hyper-parameter, found by `check()` (linfa's `ParamGuard`) or at fit time when it
+/// depends on the data.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    /// `C` must be positive and finite.
+    #[error("C must be positive and finite, got {0}")]
+    NonPositiveC(f64),
+    /// No `C` to search.
+    #[error("the C grid is empty: give candidate values or fix C")]
+    EmptyCGrid,
+    /// Cross-validation needs at least two folds.
+    #[error("need at least 2 cross-validation folds, got {0}")]
+    TooFewFolds(usize),
+    /// More folds than rows of the smallest class.
+    #[error("{folds} folds need at least {folds} rows per class, but class {class:?} has {count}: lower --folds")]
+    TooManyFolds {
+        /// Folds asked for.
+        folds: usize,
+        /// The smallest class.
+        class: String,
+        /// Its rows.
+        count: usize,
+    },
+    /// `k` of a k-NN head must be at least 1.
+    #[error("k must be at least 1")]
+    ZeroNeighbours,
+    /// `k` of a k-NN head larger than the training rows.
+    #[error("k = {k} neighbours but only {rows} training rows: lower --k")]
+    TooManyNeighbours {
+        /// Neighbours asked for.
+        k: usize,
+        /// Training rows.
+        rows: usize,
+    },
+    /// An unknown class-weight scheme.
+    #[error("unknown class weights {0:?}: expected `none` or `balanced`")]
+    UnknownClassWeight(String),
+    /// Solver limits out of range.
+    #[error("solver tolerance must be positive and iterations at least 1 (tol {tol}, max_iter {max_iter})")]
+    SolverLimits {
+        /// Gradient tolerance.
+        tol: f64,
+        /// Iteration limit.
+        max_iter: usize,
+    },
+    /// A value outside its range, named.
+    #[error("{name} must be {expected}, got {got}")]
+    OutOfRange {
+        /// The parameter.
+        name: &'static str,
+        /// Its valid range, in words.
+        expected: &'static str,
+        /// The value given.
+        got: String,
+    },
+    /// An option that does not apply to the chosen head or mode.
+    #[error("{option} does not apply {context}: {why}")]
+    NotApplicable {
+        /// The option (as a flag, e.g. `--k`).
+        option: &'static str,
+        /// What it was combined with (e.g. `to a logistic head`).
+        context: String,
+        /// Why it has no effect.
+        why: &'static str,
+    },
+    /// A combination the implementation cannot do.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl HeadError {

@@ -9,17 +9,59 @@
 use std::path::Path;
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2};
+use linfa::dataset::DatasetBase;
+use linfa::traits::Fit;
+use linfa::ParamGuard;
+use ndarray::{Array2, ArrayBase, ArrayView2, Data, Ix2};
 use serde::{Deserialize, Serialize};
 
-use crate::centroid::CentroidModel;
-use crate::dataset::Dataset;
-use crate::error::{HeadError, Result};
-use crate::knn::KnnModel;
-use crate::logistic::{self, argmax, CvResult, FitInfo, LogisticConfig, LogisticModel};
+use crate::centroid::{CentroidModel, CentroidParams, CentroidValidParams};
+use crate::dataset::{ClassTargets, Dataset};
+use crate::error::{HeadError, ParamError, Result};
+use crate::knn::{KnnModel, KnnParams, KnnValidParams};
+use crate::logistic::{
+    argmax, CvResult, FitInfo, LogisticModel, LogisticParams, LogisticValidParams,
+};
 use crate::metrics::Report;
 use crate::scaler::Standardizer;
 use crate::tfidf::TfidfVectorizer;
+
+/// Implements linfa's `PredictInplace` for a [`Classifier`], panicking on errors as the trait
+/// cannot return them (use [`Classifier::predict`] for a fallible call).
+macro_rules! predict_inplace_via_classifier {
+    ($t:ty) => {
+        /// Predicts class indices through linfa's `PredictInplace`.
+        ///
+        /// # Panics
+        /// If `x` has the wrong width or non-finite values (linfa's trait cannot return
+        /// errors); use [`Classifier::predict`](crate::Classifier::predict) for a fallible call.
+        impl<D: ndarray::Data<Elem = f32>>
+            linfa::traits::PredictInplace<
+                ndarray::ArrayBase<D, ndarray::Ix2>,
+                ndarray::Array1<usize>,
+            > for $t
+        {
+            fn predict_inplace(
+                &self,
+                x: &ndarray::ArrayBase<D, ndarray::Ix2>,
+                y: &mut ndarray::Array1<usize>,
+            ) {
+                match $crate::head::Classifier::predict(self, x.view()) {
+                    Ok(pred) => y.iter_mut().zip(pred).for_each(|(out, p)| *out = p),
+                    Err(e) => panic!("cannot predict: {e}"),
+                }
+            }
+
+            fn default_target(
+                &self,
+                x: &ndarray::ArrayBase<D, ndarray::Ix2>,
+            ) -> ndarray::Array1<usize> {
+                ndarray::Array1::zeros(x.nrows())
+            }
+        }
+    };
+}
+pub(crate) use predict_inplace_via_classifier;
 
 /// Newest head-file format this build reads and the one it writes.
 pub const HEAD_FORMAT_VERSION: u32 = 1;
@@ -53,6 +95,16 @@ pub enum HeadKind {
     Centroid,
     /// k nearest neighbours by cosine.
     Knn,
+}
+
+impl std::fmt::Display for HeadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HeadKind::Logistic => "logistic",
+            HeadKind::Centroid => "centroid",
+            HeadKind::Knn => "knn",
+        })
+    }
 }
 
 /// Fitted parameters of a head.
@@ -221,48 +273,159 @@ impl Classifier for Head {
     }
 }
 
-/// How to train a head.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum HeadSpec {
-    /// Logistic regression; `c: None` chooses `C` by cross-validation.
-    Logistic {
-        /// Fixed `C`, or `None` to cross-validate over `config.c_grid`.
-        c: Option<f64>,
-        /// Search and solver settings.
-        config: LogisticConfig,
-    },
+/// Hyper-parameters of any head, unchecked (linfa's [`ParamGuard`]): build them from a
+/// head's own params (`LogisticParams::new().into()`), then `check()`, or let
+/// [`Fit::fit`] check them. The fitted object is a [`FittedHead`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadParams(HeadValidParams);
+
+/// Checked hyper-parameters of any head; implements linfa's [`Fit`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeadValidParams {
+    /// Logistic regression.
+    Logistic(LogisticValidParams),
     /// Nearest centroid (cosine).
-    Centroid {
-        /// Subtract the training mean before normalising.
-        center: bool,
-    },
+    Centroid(CentroidValidParams),
     /// k nearest neighbours (cosine).
-    Knn {
-        /// Neighbours.
-        k: usize,
-        /// Subtract the training mean before normalising.
-        center: bool,
-    },
+    Knn(KnnValidParams),
 }
 
-impl Default for HeadSpec {
+impl Default for HeadParams {
     fn default() -> Self {
-        HeadSpec::Logistic {
-            c: None,
-            config: LogisticConfig::default(),
-        }
+        LogisticParams::default().into()
     }
 }
 
-impl HeadSpec {
-    /// The same spec with its random seed (fold assignment) replaced.
-    pub fn with_seed(&self, seed: u64) -> Self {
-        let mut s = self.clone();
-        if let HeadSpec::Logistic { config, .. } = &mut s {
-            config.seed = seed;
+impl From<LogisticParams> for HeadParams {
+    fn from(p: LogisticParams) -> Self {
+        HeadParams(HeadValidParams::Logistic(p.into_unchecked()))
+    }
+}
+
+impl From<CentroidParams> for HeadParams {
+    fn from(p: CentroidParams) -> Self {
+        HeadParams(HeadValidParams::Centroid(p.into_unchecked()))
+    }
+}
+
+impl From<KnnParams> for HeadParams {
+    fn from(p: KnnParams) -> Self {
+        HeadParams(HeadValidParams::Knn(p.into_unchecked()))
+    }
+}
+
+impl ParamGuard for HeadParams {
+    type Checked = HeadValidParams;
+    type Error = ParamError;
+
+    fn check_ref(&self) -> std::result::Result<&HeadValidParams, ParamError> {
+        match &self.0 {
+            HeadValidParams::Logistic(p) => p.validate()?,
+            HeadValidParams::Centroid(_) => {}
+            HeadValidParams::Knn(p) => p.validate()?,
         }
-        s
+        Ok(&self.0)
+    }
+
+    fn check(self) -> std::result::Result<HeadValidParams, ParamError> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+impl HeadValidParams {
+    /// The kind of head these params train.
+    pub fn kind(&self) -> HeadKind {
+        match self {
+            HeadValidParams::Logistic(_) => HeadKind::Logistic,
+            HeadValidParams::Centroid(_) => HeadKind::Centroid,
+            HeadValidParams::Knn(_) => HeadKind::Knn,
+        }
+    }
+
+    /// Trains on a [`Dataset`] (every class of `train.classes` must occur).
+    pub fn fit_dataset(&self, train: &Dataset) -> Result<FittedHead> {
+        self.fit(&train.to_linfa())
+    }
+}
+
+/// A trained head with what its training measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FittedHead {
+    /// The head.
+    pub head: Head,
+    /// How it was trained.
+    pub metrics: TrainingMetrics,
+}
+
+impl Classifier for FittedHead {
+    fn n_features(&self) -> usize {
+        self.head.n_features()
+    }
+
+    fn n_classes(&self) -> usize {
+        self.head.n_classes()
+    }
+
+    fn predict_proba(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        self.head.predict_proba(x)
+    }
+
+    fn predict(&self, x: ArrayView2<f32>) -> Result<Vec<usize>> {
+        self.head.predict(x)
+    }
+}
+
+predict_inplace_via_classifier!(Head);
+predict_inplace_via_classifier!(FittedHead);
+
+impl<D: Data<Elem = f32>> Fit<ArrayBase<D, Ix2>, ClassTargets, HeadError> for HeadValidParams {
+    type Object = FittedHead;
+
+    fn fit(&self, dataset: &DatasetBase<ArrayBase<D, Ix2>, ClassTargets>) -> Result<FittedHead> {
+        let start = Instant::now();
+        let train = Dataset::from_linfa(dataset, Some(&dataset.targets().classes))?;
+        let (scaler, model, cv, fit, chosen_c, few_shot_fallback) = match self {
+            HeadValidParams::Logistic(p) => {
+                let t = p.fit(dataset)?;
+                let c = t.model.c;
+                (
+                    t.scaler,
+                    Model::Logistic(t.model),
+                    t.cv,
+                    Some(t.info),
+                    Some(c),
+                    t.few_shot_fallback,
+                )
+            }
+            HeadValidParams::Centroid(p) => (
+                None,
+                Model::Centroid(p.fit(dataset)?),
+                None,
+                None,
+                None,
+                false,
+            ),
+            HeadValidParams::Knn(p) => (None, Model::Knn(p.fit(dataset)?), None, None, None, false),
+        };
+        let head = Head {
+            classes: train.classes.clone(),
+            scaler,
+            model,
+        };
+        let pred = head.predict(train.x.view())?;
+        let correct = pred.iter().zip(&train.y).filter(|(p, t)| p == t).count();
+        let metrics = TrainingMetrics {
+            n_train: train.n_samples(),
+            class_counts: train.class_counts(),
+            train_accuracy: correct as f64 / train.n_samples() as f64,
+            chosen_c,
+            few_shot_fallback,
+            cv,
+            fit,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        Ok(FittedHead { head, metrics })
     }
 }
 
@@ -277,65 +440,15 @@ pub struct TrainingMetrics {
     pub train_accuracy: f64,
     /// Chosen or fixed `C` (logistic heads).
     pub chosen_c: Option<f64>,
+    /// `C` was fixed because a class had a single example (logistic heads).
+    #[serde(default)]
+    pub few_shot_fallback: bool,
     /// The `C` search, when one ran.
     pub cv: Option<CvResult>,
     /// Solver diagnostics of the final fit (logistic heads).
     pub fit: Option<FitInfo>,
     /// Wall time of training in seconds.
     pub seconds: f64,
-}
-
-/// Trains a head on `train` (every class of `train.classes` must occur).
-pub fn train_head(spec: &HeadSpec, train: &Dataset) -> Result<(Head, TrainingMetrics)> {
-    let start = Instant::now();
-    train.validate()?;
-    let (scaler, model, cv, fit, chosen_c) = match spec {
-        HeadSpec::Logistic { c, config } => {
-            let t = match c {
-                Some(c) => logistic::fit_fixed_c(train, *c, config)?,
-                None => logistic::fit_cv(train, config)?,
-            };
-            let c = t.model.c;
-            (
-                t.scaler,
-                Model::Logistic(t.model),
-                t.cv,
-                Some(t.info),
-                Some(c),
-            )
-        }
-        HeadSpec::Centroid { center } => (
-            None,
-            Model::Centroid(CentroidModel::fit(train, *center)?),
-            None,
-            None,
-            None,
-        ),
-        HeadSpec::Knn { k, center } => (
-            None,
-            Model::Knn(KnnModel::fit(train, *k, *center)?),
-            None,
-            None,
-            None,
-        ),
-    };
-    let head = Head {
-        classes: train.classes.clone(),
-        scaler,
-        model,
-    };
-    let pred = head.predict(train.x.view())?;
-    let correct = pred.iter().zip(&train.y).filter(|(p, t)| p == t).count();
-    let metrics = TrainingMetrics {
-        n_train: train.n_samples(),
-        class_counts: train.class_counts(),
-        train_accuracy: correct as f64 / train.n_samples() as f64,
-        chosen_c,
-        cv,
-        fit,
-        seconds: start.elapsed().as_secs_f64(),
-    };
-    Ok((head, metrics))
 }
 
 /// Where the features a head was trained on came from.
@@ -382,7 +495,11 @@ pub struct HeadFile {
 
 impl HeadFile {
     /// Packs a trained head with its metadata.
-    pub fn new(head: Head, training: TrainingMetrics, provenance: Provenance, seed: u64) -> Self {
+    pub fn new(fitted: FittedHead, provenance: Provenance, seed: u64) -> Self {
+        let FittedHead {
+            head,
+            metrics: training,
+        } = fitted;
         HeadFile {
             format_version: HEAD_FORMAT_VERSION,
             kind: head.kind(),
@@ -508,13 +625,10 @@ impl HeadFile {
 
     /// Writes JSON to `path` (via a temporary file and rename, so readers never see half a file).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let json = self.to_json()?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        std::fs::write(&tmp, json).map_err(|e| HeadError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| HeadError::io(path, e))
+        Ok(graft_cache::write_atomic(
+            path.as_ref(),
+            self.to_json()?.as_bytes(),
+        )?)
     }
 
     /// Reads and validates a head file.

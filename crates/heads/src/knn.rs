@@ -6,13 +6,124 @@
 //! is the one with most votes, ties going to the larger summed similarity of its voters, then
 //! to the lower class index.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use linfa::dataset::{AsSingleTargets, DatasetBase};
+use linfa::traits::Fit;
+use linfa::ParamGuard;
+use ndarray::{Array2, ArrayBase, ArrayView2, Axis, Data, Ix2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::centroid::{column_mean, normalize_rows};
 use crate::dataset::Dataset;
-use crate::error::{HeadError, Result};
+use crate::error::{HeadError, ParamError, Result};
+use crate::head::Classifier;
+
+/// Hyper-parameters of a k-NN head, unchecked (linfa's [`ParamGuard`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnnParams(KnnValidParams);
+
+/// Checked hyper-parameters of a k-NN head; implements linfa's [`Fit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnnValidParams {
+    k: usize,
+    center: bool,
+}
+
+/// Neighbours by default.
+pub const DEFAULT_K: usize = 5;
+
+impl Default for KnnParams {
+    fn default() -> Self {
+        KnnParams(KnnValidParams {
+            k: DEFAULT_K,
+            center: true,
+        })
+    }
+}
+
+impl KnnParams {
+    /// [`DEFAULT_K`] neighbours, centred.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of neighbours (at least 1, at most the training rows).
+    pub fn k(mut self, k: usize) -> Self {
+        self.0.k = k;
+        self
+    }
+
+    /// Whether to subtract the training mean before normalising (default `true`).
+    pub fn center(mut self, center: bool) -> Self {
+        self.0.center = center;
+        self
+    }
+
+    pub(crate) fn into_unchecked(self) -> KnnValidParams {
+        self.0
+    }
+}
+
+impl KnnValidParams {
+    /// Number of neighbours.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub(crate) fn validate(&self) -> std::result::Result<(), ParamError> {
+        if self.k == 0 {
+            return Err(ParamError::ZeroNeighbours);
+        }
+        Ok(())
+    }
+}
+
+impl ParamGuard for KnnParams {
+    type Checked = KnnValidParams;
+    type Error = ParamError;
+
+    fn check_ref(&self) -> std::result::Result<&KnnValidParams, ParamError> {
+        self.0.validate()?;
+        Ok(&self.0)
+    }
+
+    fn check(self) -> std::result::Result<KnnValidParams, ParamError> {
+        self.check_ref()?;
+        Ok(self.0)
+    }
+}
+
+impl<D, T> Fit<ArrayBase<D, Ix2>, T, HeadError> for KnnValidParams
+where
+    D: Data<Elem = f32>,
+    T: AsSingleTargets<Elem = usize>,
+{
+    type Object = KnnModel;
+
+    fn fit(&self, dataset: &DatasetBase<ArrayBase<D, Ix2>, T>) -> Result<KnnModel> {
+        KnnModel::fit(&Dataset::from_linfa(dataset, None)?, self.k, self.center)
+    }
+}
+
+impl Classifier for KnnModel {
+    fn n_features(&self) -> usize {
+        self.points.ncols()
+    }
+
+    fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    fn predict_proba(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        KnnModel::predict_proba(self, x)
+    }
+
+    fn predict(&self, x: ArrayView2<f32>) -> Result<Vec<usize>> {
+        KnnModel::predict(self, x)
+    }
+}
+
+crate::head::predict_inplace_via_classifier!(KnnModel);
 
 /// A fitted k-NN classifier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,25 +145,27 @@ pub struct KnnModel {
 type Votes = Vec<(usize, f32)>;
 
 impl KnnModel {
-    /// Stores the training rows. `k` is clamped to the number of rows; `k = 0` is an error.
-    pub fn fit(ds: &Dataset, k: usize, center: bool) -> Result<Self> {
+    /// Stores the training rows; `k = 0` or more neighbours than rows is an error.
+    pub(crate) fn fit(ds: &Dataset, k: usize, center: bool) -> Result<Self> {
         ds.validate()?;
         if k == 0 {
-            return Err(HeadError::InvalidParameter("k must be at least 1".into()));
+            return Err(ParamError::ZeroNeighbours.into());
+        }
+        if k > ds.n_samples() {
+            return Err(ParamError::TooManyNeighbours {
+                k,
+                rows: ds.n_samples(),
+            }
+            .into());
         }
         let mean = center.then(|| column_mean(ds.x.view()));
         Ok(KnnModel {
-            k: k.min(ds.n_samples()),
+            k,
             points: normalize_rows(ds.x.view(), mean.as_deref()),
             labels: ds.y.clone(),
             n_classes: ds.n_classes(),
             center: mean,
         })
-    }
-
-    /// Input feature dimension.
-    pub fn n_features(&self) -> usize {
-        self.points.ncols()
     }
 
     /// Checks internal consistency.
@@ -176,7 +289,13 @@ mod tests {
         assert_eq!(p2.row(0).to_vec(), vec![0.5, 0.5]);
         assert_eq!(p2.row(1).to_vec(), vec![0.5, 0.5]);
         assert_eq!(m2.predict(q2.view()).unwrap(), vec![0, 1]);
-        // k larger than the data is clamped
-        assert_eq!(KnnModel::fit(&ds, 99, false).unwrap().k, 5);
+        // k larger than the data is refused, naming both numbers
+        assert!(matches!(
+            KnnModel::fit(&ds, 99, false),
+            Err(HeadError::Param(ParamError::TooManyNeighbours {
+                k: 99,
+                rows: 5
+            }))
+        ));
     }
 }

@@ -1,52 +1,79 @@
-//! Lightweight task heads trained on cached backbone features.
+//! Task heads on cached backbone features, and what `graft train | curve | eval` do.
 //!
-//! * [`dataset`]: labelled feature matrices, validation, stratified splits, folds and few-shot
-//!   samples (deterministic from a seed).
-//! * [`scaler`]: per-feature standardisation fitted on training rows only.
-//! * [`logistic`]: multinomial logistic regression with `C` chosen by stratified k-fold CV.
-//! * [`centroid`], [`knn`]: cosine nearest-centroid and k-nearest-neighbour heads.
-//! * [`head`]: the [`Classifier`] trait, [`Head`], training from a [`HeadSpec`], and the
-//!   versioned JSON [`HeadFile`] with feature [`Provenance`] checks.
-//! * [`metrics`]: reports (accuracy, macro F1, per-class metrics, confusion, log-loss) and
-//!   text tables, including a transfer-vs-baseline comparison.
-//! * [`tfidf`]: TF-IDF vectoriser for the from-scratch text baseline.
-//! * [`curve`]: learning curves over labelled examples per class and their SVG plot.
+//! Heads follow linfa's shape: unchecked params (e.g. [`LogisticParams`]) are `check()`ed
+//! into valid params ([`linfa::ParamGuard`]) that implement [`linfa::traits::Fit`]; the
+//! fitted models implement [`linfa::traits::PredictInplace`] and this crate's fallible
+//! [`Classifier`]. [`HeadParams`] wraps any head kind and fits a [`FittedHead`] (a named
+//! [`Head`] with its [`TrainingMetrics`]); [`learning_curve`] and
+//! [`cross_val_accuracy`] take any `Fit` whose model is a `Classifier`, so a new head gets
+//! them for free.
 //!
-//! Everything takes plain `ndarray` data; nothing here reads the feature cache.
+//! * Logistic regression ([`LogisticParams`]): scikit-learn's objective, C chosen by
+//!   stratified k-fold CV; nearest centroid ([`CentroidParams`]) and k-NN ([`KnnParams`])
+//!   by cosine.
+//! * [`HeadFile`]: the versioned JSON head with the [`Provenance`] of its features.
+//! * [`Report`]: accuracy, macro F1, per-class metrics, confusion, log-loss.
+//! * From-scratch baselines ([`baseline_features`]): pixels or TF-IDF ([`TfidfVectorizer`]).
+//! * Jobs on feature caches ([`FeatureSet`]): [`train`], [`curve`], [`evaluate`],
+//!   [`predict`] and [`write_predictions`].
 //!
 //! ```
-//! use graft_heads::{train_head, Classifier, Dataset, HeadSpec};
+//! use graft_heads::{Classifier, Dataset, HeadParams, LogisticParams};
+//! use linfa::traits::Fit;
 //! use ndarray::array;
 //!
 //! let x = array![[0.0f32, 1.0], [0.1, 0.9], [1.0, 0.0], [0.9, 0.1]];
 //! let labels: Vec<String> = ["cat", "cat", "dog", "dog"].map(String::from).to_vec();
 //! let train = Dataset::from_labels(x, &labels)?;
-//! let (head, metrics) = train_head(&HeadSpec::default(), &train)?; // logistic, C by CV
-//! assert_eq!(head.predict_labels(array![[0.05f32, 1.0]].view())?, ["cat"]);
-//! assert_eq!(head.predict_proba(array![[1.0f32, 0.0]].view())?.dim(), (1, 2));
-//! assert!(metrics.chosen_c.is_some());
+//! let fitted = HeadParams::from(LogisticParams::new()).fit(&train.to_linfa())?; // C by CV
+//! assert_eq!(fitted.head.predict_labels(array![[0.05f32, 1.0]].view())?, ["cat"]);
+//! assert_eq!(fitted.predict_proba(array![[1.0f32, 0.0]].view())?.dim(), (1, 2));
+//! assert!(fitted.metrics.chosen_c.is_some());
 //! # Ok::<(), graft_heads::HeadError>(())
 //! ```
 
-#![warn(missing_docs)]
+mod baseline;
+mod centroid;
+mod curve;
+mod dataset;
+mod error;
+mod features;
+mod head;
+mod jobs;
+mod knn;
+mod logistic;
+mod matrix;
+mod metrics;
+mod predictions;
+mod rng;
+mod scaler;
+mod tfidf;
+mod validation;
 
-pub mod centroid;
-pub mod curve;
-pub mod dataset;
-pub mod error;
-pub mod head;
-pub mod knn;
-pub mod logistic;
-pub mod matrix;
-pub mod metrics;
-pub mod rng;
-pub mod scaler;
-pub mod tfidf;
-
-pub use dataset::Dataset;
-pub use error::{HeadError, Result};
+pub use baseline::{baseline_features, BaselineFeatures, TFIDF_TERMS};
+pub use centroid::{CentroidModel, CentroidParams, CentroidValidParams};
+pub use curve::{learning_curve, plot_svg, CurvePoint, Shots};
+pub use dataset::{check_finite, ClassTargets, Dataset, Fold};
+pub use error::{HeadError, ParamError, Result};
+pub use features::{FeatureSet, LabelSource, LabelledRows};
 pub use head::{
-    train_head, Classifier, Head, HeadFile, HeadKind, HeadSpec, Model, Provenance, TrainingMetrics,
-    HEAD_FORMAT_VERSION,
+    Classifier, FittedHead, Head, HeadFile, HeadKind, HeadParams, HeadValidParams, Model,
+    Provenance, TrainingMetrics, HEAD_FORMAT_VERSION,
+};
+pub use jobs::{
+    curve, evaluate, predict, train, BaselineResult, CurveConfig, CurveReport, EvalConfig,
+    EvalReport, EvalSource, HeadChoice, Predictions, TaskResult, TrainConfig, TrainReport,
+    DEFAULT_TEST_FRACTION,
+};
+pub use knn::{KnnModel, KnnParams, KnnValidParams, DEFAULT_K};
+pub use logistic::{
+    cross_validate, Backend, ClassWeight, CvPoint, CvResult, FitInfo, LogisticConfig,
+    LogisticModel, LogisticParams, LogisticRegression, LogisticValidParams, Precision, Selection,
+    TrainedLogistic, DEFAULT_C_GRID, FEW_SHOT_C,
 };
 pub use metrics::{compare_table, ClassMetrics, Report};
+pub use predictions::{write_predictions, PredictionFormat};
+pub use rng::SplitMix64;
+pub use scaler::Standardizer;
+pub use tfidf::{TfidfConfig, TfidfVectorizer};
+pub use validation::{cross_val_accuracy, FoldScores};

@@ -1,15 +1,18 @@
 //! End-to-end: train each head kind, save, reload, predict identically; provenance and
 //! format-version checks; a TF-IDF baseline head stored with its vectoriser.
 
-use graft_heads::logistic::LogisticConfig;
-use graft_heads::rng::SplitMix64;
-use graft_heads::tfidf::{TfidfConfig, TfidfVectorizer};
 use graft_heads::{
-    train_head, Classifier, Dataset, HeadError, HeadFile, HeadKind, HeadSpec, Provenance,
-    HEAD_FORMAT_VERSION,
+    CentroidParams, Classifier, Dataset, FittedHead, HeadError, HeadFile, HeadKind, HeadParams,
+    KnnParams, LogisticConfig, LogisticParams, Provenance, SplitMix64, TfidfConfig,
+    TfidfVectorizer, HEAD_FORMAT_VERSION,
 };
+use linfa::traits::Fit;
 use ndarray::Array2;
 use serde_json::json;
+
+fn fit(params: impl Into<HeadParams>, train: &Dataset) -> FittedHead {
+    params.into().fit(&train.to_linfa()).unwrap()
+}
 
 fn blobs(n_per: usize, d: usize, seed: u64) -> Dataset {
     let mut g = SplitMix64::new(99);
@@ -42,21 +45,19 @@ fn provenance(dim: usize) -> Provenance {
 fn every_kind_round_trips_through_json() {
     let train = blobs(20, 8, 1);
     let test = blobs(20, 8, 2);
-    let specs = [
-        HeadSpec::default(),
-        HeadSpec::Logistic {
-            c: Some(0.5),
-            config: LogisticConfig::default(),
-        },
-        HeadSpec::Centroid { center: true },
-        HeadSpec::Knn { k: 5, center: true },
+    let specs: [HeadParams; 4] = [
+        LogisticParams::new().into(),
+        LogisticParams::new().c(0.5).into(),
+        CentroidParams::new().into(),
+        KnnParams::new().k(5).into(),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (i, spec) in specs.iter().enumerate() {
-        let (head, metrics) = train_head(spec, &train).unwrap();
+        let fitted = spec.fit(&train.to_linfa()).unwrap();
+        let head = fitted.head.clone();
         let report = head.evaluate(&test).unwrap();
         assert!(report.accuracy > 0.9, "{spec:?}: {}", report.to_table());
-        let file = HeadFile::new(head.clone(), metrics, provenance(8), 42);
+        let file = HeadFile::new(fitted, provenance(8), 42);
         let path = dir.path().join(format!("head{i}.json"));
         file.save(&path).unwrap();
         let loaded = HeadFile::load(&path).unwrap();
@@ -81,7 +82,7 @@ fn every_kind_round_trips_through_json() {
         ] {
             assert!(v.get(key).is_some(), "missing {key}");
         }
-        if matches!(spec, HeadSpec::Logistic { c: None, .. }) {
+        if i == 0 {
             assert_eq!(v["kind"], "logistic");
             assert!(v["chosen_c"].as_f64().unwrap() > 0.0);
             assert!(
@@ -98,8 +99,8 @@ fn every_kind_round_trips_through_json() {
 #[test]
 fn newer_format_version_is_refused() {
     let train = blobs(5, 4, 3);
-    let (head, m) = train_head(&HeadSpec::Centroid { center: false }, &train).unwrap();
-    let mut v = serde_json::to_value(HeadFile::new(head, m, provenance(4), 0)).unwrap();
+    let fitted = fit(CentroidParams::new().center(false), &train);
+    let mut v = serde_json::to_value(HeadFile::new(fitted, provenance(4), 0)).unwrap();
     v["format_version"] = json!(HEAD_FORMAT_VERSION + 1);
     // Even a file whose body this build could not parse reports the version first.
     v["params"] = json!({"transformer": {}});
@@ -117,15 +118,11 @@ fn newer_format_version_is_refused() {
 #[test]
 fn corrupted_files_are_rejected() {
     let train = blobs(5, 4, 3);
-    let (head, m) = train_head(
-        &HeadSpec::Knn {
-            k: 3,
-            center: false,
-        },
-        &train,
-    )
-    .unwrap();
-    let file = HeadFile::new(head, m, provenance(4), 0);
+    let file = HeadFile::new(
+        fit(KnnParams::new().k(3).center(false), &train),
+        provenance(4),
+        0,
+    );
     let mut v = serde_json::to_value(&file).unwrap();
     v["kind"] = json!("logistic");
     assert!(matches!(
@@ -144,8 +141,11 @@ fn corrupted_files_are_rejected() {
 #[test]
 fn incompatible_features_are_refused() {
     let train = blobs(5, 4, 3);
-    let (head, m) = train_head(&HeadSpec::Centroid { center: false }, &train).unwrap();
-    let file = HeadFile::new(head, m, provenance(4), 0);
+    let file = HeadFile::new(
+        fit(CentroidParams::new().center(false), &train),
+        provenance(4),
+        0,
+    );
     assert!(file.check_compatible(&provenance(4)).is_ok());
     let mut other = provenance(4);
     other.backbone = "minilm".into();
@@ -191,7 +191,7 @@ fn incompatible_features_are_refused() {
 #[test]
 fn nan_features_refused_at_prediction() {
     let train = blobs(5, 4, 3);
-    let (head, _) = train_head(&HeadSpec::default(), &train).unwrap();
+    let head = fit(LogisticParams::new(), &train).head;
     let mut x = Array2::<f32>::zeros((3, 4));
     x[[1, 2]] = f32::NAN;
     assert!(matches!(
@@ -224,17 +224,14 @@ fn tfidf_baseline_head_is_stored_with_its_vectoriser() {
         .collect();
     let vec = TfidfVectorizer::fit(&texts, TfidfConfig::default()).unwrap();
     let train = Dataset::from_labels(vec.transform(&texts), &labels).unwrap();
-    let spec = HeadSpec::Logistic {
-        c: Some(10.0),
-        config: LogisticConfig {
+    let params = LogisticParams::new()
+        .config(LogisticConfig {
             standardize: false,
             ..Default::default()
-        },
-    };
-    let (head, m) = train_head(&spec, &train).unwrap();
+        })
+        .c(10.0);
     let mut file = HeadFile::new(
-        head,
-        m,
+        fit(params, &train),
         Provenance {
             backbone: "tfidf".into(),
             model_sha256: String::new(),

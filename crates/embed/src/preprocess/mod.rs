@@ -3,5 +3,5 @@
 pub mod image;
 pub mod text;
 
-pub use self::image::{ImagePreprocessor, PreparedImage};
+pub use self::image::ImagePreprocessor;
 pub use self::text::{TextBatch, TextPreprocessor};

@@ -1,4 +1,4 @@
-//! Graft's cache home: runtime libraries, models, downloads and demo data.
+//! Graft's home: runtime libraries, models, downloads, demo data and runs.
 //!
 //! `GRAFT_HOME` if set, else `$XDG_CACHE_HOME/graft`, else `~/.cache/graft`.
 
@@ -11,13 +11,19 @@ pub struct GraftHome {
 }
 
 impl GraftHome {
-    /// Resolves the home from `GRAFT_HOME`, the XDG cache dir, or `~/.cache`.
+    /// Resolves the home from `GRAFT_HOME`, else `$XDG_CACHE_HOME/graft`, else
+    /// `~/.cache/graft` (made absolute).
     pub fn from_env() -> Self {
         let root = std::env::var_os("GRAFT_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .or_else(|| dirs::cache_dir().map(|d| d.join("graft")))
             .unwrap_or_else(|| PathBuf::from(".graft"));
+        // Absolute, so that child processes started elsewhere see the same home.
+        let root = match std::env::current_dir() {
+            Ok(cwd) if root.is_relative() => cwd.join(root),
+            _ => root,
+        };
         GraftHome { root }
     }
 
@@ -51,5 +57,15 @@ impl GraftHome {
     /// The Python environment used by export recipes: `venv/`.
     pub fn venv(&self) -> PathBuf {
         self.root.join("venv")
+    }
+
+    /// Demo and test data: `data/`.
+    pub fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    /// Results of demo and bench runs: `runs/`.
+    pub fn runs(&self) -> PathBuf {
+        self.root.join("runs")
     }
 }
