@@ -9,23 +9,9 @@ use std::time::{Duration, Instant};
 use common::*;
 
 fn embed_images(out: &Path, input: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "embed",
-        "--model",
-        "efficientnet-lite0",
-        "--device",
-        "cpu",
-        "--json",
-        "--batch-size",
-        "8",
-        "--shard-rows",
-        "16",
-        "--out",
-    ];
-    args.push(out.to_str().unwrap());
+    let mut args = vec!["--json", "--batch-size", "8", "--shard-rows", "16"];
     args.extend_from_slice(extra);
-    args.push(input.to_str().unwrap());
-    run(&args)
+    embed("efficientnet-lite0", out, &[input], &args)
 }
 
 #[test]
@@ -175,17 +161,19 @@ fn killed_run_resumes_and_grown_corpus_embeds_only_new_items() {
     );
 
     // The cache was made with EfficientNet: another model is refused unless --force.
-    let other = run(&[
-        "embed",
-        "--model",
+    let other = embed(
         "all-minilm-l6-v2",
-        "--device",
-        "cpu",
-        "--out",
-        cache.to_str().unwrap(),
-        data.join("reds/000.png").to_str().unwrap(),
-    ]);
-    assert!(!other.status.success());
+        &cache,
+        &[data.join("reds/000.png").as_path()],
+        &[],
+    );
+    let why = text(&other);
+    assert!(
+        !other.status.success()
+            && why.contains("cache was made with model efficientnet-lite0")
+            && why.contains("--force"),
+        "the refusal must name the cache's model and the way out: {why}"
+    );
 }
 
 #[test]
@@ -270,23 +258,20 @@ fn texts_from_jsonl_with_labels_and_bad_lines() {
     lines.push(serde_json::json!({"id": "nobody", "topic": "sport"}).to_string());
     std::fs::write(&input, lines.join("\n")).unwrap();
     let out_dir = tmp.path().join("cache");
-    let out = run(&[
-        "embed",
-        "--model",
+    let out = embed(
         "all-minilm-l6-v2",
-        "--device",
-        "cpu",
-        "--json",
-        "--text-field",
-        "body",
-        "--label-field",
-        "topic,lang",
-        "--id-field",
-        "id",
-        "--out",
-        out_dir.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+        &out_dir,
+        &[input.as_path()],
+        &[
+            "--json",
+            "--text-field",
+            "body",
+            "--label-field",
+            "topic,lang",
+            "--id-field",
+            "id",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let s = summary(&out);
     assert_eq!(

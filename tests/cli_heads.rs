@@ -20,16 +20,7 @@ fn image_caches() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
         let mut caches = Vec::new();
         for (name, dir) in [("train-cache", &train_dir), ("eval-cache", &eval_dir)] {
             let out = tmp.path().join(name);
-            let o = run(&[
-                "embed",
-                "--model",
-                "efficientnet-lite0",
-                "--device",
-                "cpu",
-                "--out",
-                out.to_str().unwrap(),
-                dir.to_str().unwrap(),
-            ]);
+            let o = embed("efficientnet-lite0", &out, &[dir.as_path()], &[]);
             assert!(o.status.success(), "{}", text(&o));
             caches.push(out);
         }
@@ -180,46 +171,14 @@ fn centroid_knn_and_curve_run_with_a_plot() {
 fn text_heads_beat_or_match_tfidf_and_handle_tasks() {
     require_setup();
     let tmp = tempfile::tempdir().unwrap();
-    let mut lines = Vec::new();
-    let sport = [
-        "The striker scored twice and the club won the league",
-        "A late goal sealed the cup final for the home side",
-        "The coach praised the defence after a clean sheet",
-        "Fans cheered as the team lifted the trophy",
-        "The tennis champion served an ace to win the set",
-        "The runner broke the record in the marathon",
-    ];
-    let money = [
-        "Shares fell as the central bank raised interest rates",
-        "The company reported record quarterly profits",
-        "Investors sold bonds after inflation data surprised",
-        "The currency weakened against the dollar",
-        "Oil prices rose on supply fears in the market",
-        "The bank cut its growth forecast for next year",
-    ];
-    for (i, t) in sport.iter().chain(money.iter()).enumerate() {
-        let topic = if i < sport.len() { "sport" } else { "money" };
-        let tone = if i % 2 == 0 { "even" } else { "odd" };
-        lines.push(
-            serde_json::json!({"id": format!("t{i}"), "text": t, "topic": topic, "tone": tone})
-                .to_string(),
-        );
-    }
-    let input = tmp.path().join("t.jsonl");
-    std::fs::write(&input, lines.join("\n")).unwrap();
+    let input = write_topic_texts(&tmp.path().join("t.jsonl"));
     let cache = tmp.path().join("cache");
-    let o = run(&[
-        "embed",
-        "--model",
+    let o = embed(
         "all-minilm-l6-v2",
-        "--device",
-        "cpu",
-        "--label-field",
-        "topic,tone",
-        "--out",
-        s(&cache),
-        s(&input),
-    ]);
+        &cache,
+        &[input.as_path()],
+        &["--label-field", "topic,tone"],
+    );
     assert!(o.status.success(), "{}", text(&o));
     // Two tasks from one embedding pass: one head each.
     let out = run(&[
@@ -318,28 +277,20 @@ fn bad_input_gets_specific_errors() {
     );
     // An empty cache.
     let empty = tmp.path().join("empty");
-    let o = run(&[
-        "embed",
-        "--model",
+    let o = embed(
         "efficientnet-lite0",
-        "--device",
-        "cpu",
-        "--out",
-        s(&empty),
-        s(&tmp.path().join("probe-none")),
-    ]);
+        &empty,
+        &[tmp.path().join("probe-none").as_path()],
+        &[],
+    );
     assert!(!o.status.success(), "a missing input is an error");
     std::fs::create_dir_all(tmp.path().join("nothing")).unwrap();
-    let o = run(&[
-        "embed",
-        "--model",
+    let o = embed(
         "efficientnet-lite0",
-        "--device",
-        "cpu",
-        "--out",
-        s(&empty),
-        s(&tmp.path().join("nothing")),
-    ]);
+        &empty,
+        &[tmp.path().join("nothing").as_path()],
+        &[],
+    );
     assert!(o.status.success(), "{}", text(&o));
     let out = run(&[
         "train",
@@ -378,22 +329,192 @@ fn bad_input_gets_specific_errors() {
     let texts = tmp.path().join("t.txt");
     std::fs::write(&texts, "hello world\nsecond line\n").unwrap();
     let text_cache = tmp.path().join("text-cache");
-    assert!(run(&[
-        "embed",
-        "--model",
-        "all-minilm-l6-v2",
-        "--device",
-        "cpu",
-        "--out",
-        s(&text_cache),
-        s(&texts)
-    ])
-    .status
-    .success());
+    assert!(
+        embed("all-minilm-l6-v2", &text_cache, &[texts.as_path()], &[])
+            .status
+            .success()
+    );
     let out = run(&["eval", "--head", s(&head), "--features", s(&text_cache)]);
     assert!(
         !out.status.success() && text(&out).contains("all-minilm-l6-v2"),
         "{}",
         text(&out)
     );
+}
+
+/// Labels of a predictions CSV (`id,label,...`) by id.
+fn predicted_labels(csv: &str) -> std::collections::BTreeMap<String, String> {
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let mut f = l.split(',');
+            (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn predict_and_eval_give_the_same_label_for_every_row_and_head_kind() {
+    let (tmp, train, eval) = image_caches();
+    // Labels that alternate between two classes regardless of colour: a k-NN head with
+    // k = 2 then meets exact vote ties, which it breaks by similarity, not column order.
+    let alternate = |cache: &Path, name: &str| {
+        let body: String = cache_rows(cache)
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| format!("{id},{}\n", ["a", "b"][i % 2]))
+            .collect();
+        let path = tmp.path().join(name);
+        std::fs::write(&path, format!("id,label\n{body}")).unwrap();
+        path
+    };
+    let (train_labels, eval_labels) = (alternate(train, "tl.csv"), alternate(eval, "el.csv"));
+    let both = tmp.path().join("both.csv");
+    let eval_body: String = std::fs::read_to_string(&eval_labels)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(
+        &both,
+        std::fs::read_to_string(&train_labels).unwrap() + &eval_body,
+    )
+    .unwrap();
+    let eval_dir = tmp.path().join("eval");
+    let cases: [(&str, &[&str]); 4] = [
+        ("logistic", &[]),
+        ("centroid", &[]),
+        ("knn", &["--k", "3"]),
+        ("knn", &["--k", "2"]),
+    ];
+    for (i, (head, extra)) in cases.iter().enumerate() {
+        let head_file = tmp.path().join(format!("same-{i}.json"));
+        let preds = tmp.path().join(format!("same-{i}.csv"));
+        let mut args = vec![
+            "train",
+            "--features",
+            s(train),
+            "--eval",
+            s(eval),
+            "--head",
+            head,
+            "--labels",
+            s(&both),
+            "--out",
+            s(&head_file),
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        let ev = run(&[
+            "eval",
+            "--head",
+            s(&head_file),
+            "--features",
+            s(eval),
+            "--labels",
+            s(&eval_labels),
+            "--predictions",
+            s(&preds),
+        ]);
+        assert!(ev.status.success(), "{}", text(&ev));
+        let p = run(&[
+            "predict",
+            "--head",
+            s(&head_file),
+            "--device",
+            "cpu",
+            s(&eval_dir),
+        ]);
+        assert!(p.status.success(), "{}", text(&p));
+        let from_eval = predicted_labels(&std::fs::read_to_string(&preds).unwrap());
+        let from_predict = predicted_labels(&String::from_utf8_lossy(&p.stdout));
+        assert_eq!(from_eval.len(), 12, "{head} {extra:?}");
+        assert_eq!(
+            from_eval, from_predict,
+            "{head} {extra:?}: eval and predict disagree on some row"
+        );
+    }
+}
+
+#[test]
+fn flags_that_do_not_apply_are_refused_with_the_reason() {
+    let (tmp, train, eval) = image_caches();
+    let out = tmp.path().join("never.json");
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--head", "logistic", "--k", "3"],
+            "--k does not apply to a logistic head",
+        ),
+        (
+            &["--head", "centroid", "--c", "1"],
+            "--c does not apply to a centroid head",
+        ),
+        (
+            &["--head", "knn", "--folds", "3"],
+            "--folds does not apply to a knn head",
+        ),
+        (
+            &["--head", "knn", "--balanced"],
+            "--balanced does not apply to a knn head",
+        ),
+        (
+            &["--test-fraction", "0.3"],
+            "--test-fraction does not apply with --eval",
+        ),
+        (
+            &["--task", "label", "--labels", "x.csv"],
+            "--task does not apply with --labels",
+        ),
+    ];
+    for (extra, reason) in cases {
+        let mut args = vec![
+            "train",
+            "--features",
+            s(train),
+            "--eval",
+            s(eval),
+            "--out",
+            s(&out),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(
+            !o.status.success() && text(&o).contains(reason),
+            "{extra:?} must be refused with `{reason}`: {}",
+            text(&o)
+        );
+        assert!(!out.exists(), "{extra:?}: no head may be written");
+    }
+    // Invalid values get typed errors too.
+    for (extra, reason) in [
+        (&["--c", "0"][..], "C must be positive"),
+        (&["--head", "knn", "--k", "0"][..], "k must be at least 1"),
+        (
+            &["--head", "knn", "--k", "500"][..],
+            "only 24 training rows",
+        ),
+        (
+            &["--folds", "20"][..],
+            "20 folds need at least 20 rows per class",
+        ),
+    ] {
+        let mut args = vec![
+            "train",
+            "--features",
+            s(train),
+            "--eval",
+            s(eval),
+            "--out",
+            s(&out),
+        ];
+        args.extend_from_slice(extra);
+        let o = run(&args);
+        assert!(
+            !o.status.success() && text(&o).contains(reason),
+            "{extra:?}: {}",
+            text(&o)
+        );
+    }
 }

@@ -7,174 +7,21 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use common::*;
-use tiny_http::{Header, Method, Request, Response, ResponseBox, Server};
 
 const REPO: &str = "graft-test/effnet";
 const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
-
-/// The Graft home the binary uses (same rule as `GraftHome::from_env`).
-fn home() -> PathBuf {
-    if let Some(h) = std::env::var_os("GRAFT_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(h);
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-    cache.join("graft")
-}
 
 /// The real EfficientNet-Lite0 ONNX file.
 fn real_onnx() -> PathBuf {
     home().join("models/efficientnet-lite0/model.onnx")
 }
 
-/// A scratch home that shares the real runtime and holds no model.
-fn scratch_home() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(home().join("runtime"), tmp.path().join("runtime")).unwrap();
-    tmp
-}
-
-/// The one file of the fake repo: served from disk, never held in memory.
-struct FakeFile {
-    path: &'static str,
-    file: PathBuf,
-    /// sha256 of the bytes: the blob name hf-hub keys its cache on.
-    etag: String,
-    size: u64,
-}
-
-/// A fake hub serving `REPO` on 127.0.0.1; stops when dropped.
-struct FakeHub {
-    server: Arc<Server>,
-    endpoint: String,
-    /// `METHOD url` of each request.
-    log: Arc<Mutex<Vec<String>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for FakeHub {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl FakeHub {
-    /// Serves `onnx/model.onnx` = the real EfficientNet-Lite0 file, as an LFS file.
-    fn start(sha256: &str) -> FakeHub {
-        let file = FakeFile {
-            path: "onnx/model.onnx",
-            file: real_onnx(),
-            etag: sha256.to_string(),
-            size: std::fs::metadata(real_onnx()).unwrap().len(),
-        };
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let port = server.server_addr().to_ip().expect("an IP listener").port();
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let thread = {
-            let (server, endpoint, log) = (server.clone(), endpoint.clone(), log.clone());
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    serve(request, &endpoint, &file, &log);
-                }
-            })
-        };
-        FakeHub {
-            server,
-            endpoint,
-            log,
-            thread: Some(thread),
-        }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
-}
-
-fn empty(status: u16) -> ResponseBox {
-    Response::from_data(Vec::new())
-        .with_status_code(status)
-        .boxed()
-}
-
-/// Answers one request the way huggingface.co does for a public model repo with one LFS file:
-/// `HEAD`/`GET {repo}/resolve/{revision}/{path}` is a 302 to a "CDN" URL carrying
-/// `X-Repo-Commit`, `X-Linked-Etag` and `X-Linked-Size`; a matching `If-None-Match` is a 304.
-fn serve(request: Request, endpoint: &str, file: &FakeFile, log: &Mutex<Vec<String>>) {
-    let url = request.url().to_string();
-    log.lock()
-        .unwrap()
-        .push(format!("{} {url}", request.method()));
-    let method_ok = matches!(request.method(), Method::Head | Method::Get);
-    let commit = header("X-Repo-Commit", COMMIT);
-    let quoted = format!("\"{}\"", file.etag);
-
-    // The "CDN" the LFS file redirects to: the bytes straight from disk, with a Content-Length
-    // (tiny_http leaves the body out of a HEAD answer itself).
-    if let Some(etag) = url.strip_prefix("/cdn/") {
-        let response = if method_ok && etag == file.etag {
-            Response::from_file(std::fs::File::open(&file.file).expect("the real model opens"))
-                .with_chunked_threshold(usize::MAX)
-                .with_header(header("ETag", &quoted))
-                .boxed()
-        } else {
-            empty(404)
-        };
-        let _ = request.respond(response);
-        return;
-    }
-
-    // /{owner}/{name}/resolve/{revision}/{path}
-    let parts: Vec<&str> = url.trim_start_matches('/').splitn(5, '/').collect();
-    let if_none_match = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("If-None-Match"))
-        .map(|h| h.value.as_str().to_string());
-    let response = match parts.as_slice() {
-        [owner, name, "resolve", revision, path] if method_ok => {
-            if format!("{owner}/{name}") != REPO {
-                // The hub answers 401 for repos that do not exist (or are private).
-                empty(401)
-                    .with_header(header("X-Error-Code", "RepoNotFound"))
-                    .with_header(header("X-Error-Message", "Repository not found"))
-            } else if *revision != "main" && *revision != COMMIT {
-                empty(404).with_header(header("X-Error-Code", "RevisionNotFound"))
-            } else if *path != file.path {
-                empty(404)
-                    .with_header(commit)
-                    .with_header(header("X-Error-Code", "EntryNotFound"))
-                    .with_header(header("X-Error-Message", "Entry not found"))
-            } else if if_none_match.as_deref() == Some(quoted.as_str()) {
-                empty(304)
-                    .with_header(commit)
-                    .with_header(header("ETag", &quoted))
-            } else {
-                empty(302)
-                    .with_header(commit)
-                    .with_header(header("Location", &format!("{endpoint}/cdn/{}", file.etag)))
-                    .with_header(header("ETag", "\"pointer-file-etag\""))
-                    .with_header(header("X-Linked-Etag", &quoted))
-                    .with_header(header("X-Linked-Size", &file.size.to_string()))
-            }
-        }
-        _ => empty(404),
-    };
-    let _ = request.respond(response);
+/// A fake hub whose repo serves the real EfficientNet-Lite0 file as `onnx/model.onnx`.
+fn start_hub(sha256: &str) -> FakeHub {
+    let file = FakeFile::on_disk("onnx/model.onnx", real_onnx(), sha256, true);
+    FakeHub::start(REPO, COMMIT, vec![file], None)
 }
 
 /// Writes a hub manifest for `name` into `dir`: the fake repo's ONNX file pinned to `sha256`,
@@ -261,8 +108,8 @@ fn models_entries(home: &Path) -> Vec<String> {
 fn fetches_from_the_hub_embeds_and_refetches_offline() {
     require_setup();
     let sha = real_sha256();
-    let hub = FakeHub::start(&sha);
-    let gh = scratch_home();
+    let hub = start_hub(&sha);
+    let gh = scratch_home(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let manifest = hub_manifest(tmp.path(), "hub-effnet", &sha, "input");
     let m = manifest.to_str().unwrap();
@@ -393,8 +240,8 @@ fn fetches_from_the_hub_embeds_and_refetches_offline() {
 fn a_wrong_pinned_sha256_is_refused_and_leaves_nothing() {
     require_setup();
     let sha = real_sha256();
-    let hub = FakeHub::start(&sha);
-    let gh = scratch_home();
+    let hub = start_hub(&sha);
+    let gh = scratch_home(&[]);
     let tmp = tempfile::tempdir().unwrap();
     // The real hash with its last digit changed.
     let last = if sha.ends_with('0') { "1" } else { "0" };
@@ -439,8 +286,8 @@ fn a_wrong_pinned_sha256_is_refused_and_leaves_nothing() {
 fn a_wrong_input_name_is_refused_naming_the_real_one() {
     require_setup();
     let sha = real_sha256();
-    let hub = FakeHub::start(&sha);
-    let gh = scratch_home();
+    let hub = start_hub(&sha);
+    let gh = scratch_home(&[]);
     let tmp = tempfile::tempdir().unwrap();
     let manifest = hub_manifest(tmp.path(), "hub-effnet", &sha, "pixel_values");
 

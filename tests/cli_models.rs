@@ -2,40 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::*;
-
-/// The Graft home the binary uses (same rule as `GraftHome::from_env`).
-fn home() -> PathBuf {
-    if let Some(h) = std::env::var_os("GRAFT_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(h);
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache"));
-    cache.join("graft")
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
-/// A scratch home that shares the real runtime and holds a copy of one model.
-fn scratch_home(model: &str) -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(home().join("runtime"), tmp.path().join("runtime")).unwrap();
-    copy_dir(
-        &home().join("models").join(model),
-        &tmp.path().join("models").join(model),
-    );
-    tmp
-}
 
 #[test]
 fn doctor_reports_runtime_providers_and_models() {
@@ -81,26 +48,20 @@ fn doctor_without_runtime_says_how_to_fix_it() {
 fn embed_one_image(home: &std::path::Path) -> std::process::Output {
     let img = tempfile::tempdir().unwrap();
     let paths = write_images(img.path(), 1, 0);
-    graft()
-        .env("GRAFT_HOME", home)
-        .args([
-            "embed",
-            "--model",
-            "efficientnet-lite0",
-            "--device",
-            "cpu",
-            "--out",
-        ])
-        .arg(img.path().join("cache"))
-        .arg(&paths[0])
-        .output()
-        .unwrap()
+    let out = img.path().join("cache");
+    embed_in(
+        Some(home),
+        "efficientnet-lite0",
+        &out,
+        &[paths[0].as_path()],
+        &[],
+    )
 }
 
 #[test]
 fn tampered_model_is_refused_naming_the_file() {
     require_setup();
-    let tmp = scratch_home("efficientnet-lite0");
+    let tmp = scratch_home(&["efficientnet-lite0"]);
     let onnx = tmp.path().join("models/efficientnet-lite0/model.onnx");
     let mut bytes = std::fs::read(&onnx).unwrap();
     let mid = bytes.len() / 2;
@@ -126,7 +87,7 @@ fn tampered_model_is_refused_naming_the_file() {
 #[test]
 fn model_fetched_from_other_pins_is_refused_until_fetched_again() {
     require_setup();
-    let tmp = scratch_home("efficientnet-lite0");
+    let tmp = scratch_home(&["efficientnet-lite0"]);
     let record = tmp.path().join("models/efficientnet-lite0/fetched.json");
     let mut v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
@@ -144,7 +105,12 @@ fn model_fetched_from_other_pins_is_refused_until_fetched_again() {
 }
 
 /// A custom model: a manifest file with its files beside it.
-fn custom_model(dir: &std::path::Path, onnx: &[u8], input: &str, output: &str) -> PathBuf {
+fn custom_model(
+    dir: &std::path::Path,
+    onnx: &[u8],
+    input: &str,
+    output: &str,
+) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("model.onnx"), onnx).unwrap();
     let manifest = format!(

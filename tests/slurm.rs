@@ -29,14 +29,6 @@ const MIN_JOB_AGE_SECS: u32 = 600;
 // ---------------------------------------------------------------------------
 // Machine prerequisites.
 
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/bin", "/sbin", "/bin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
 fn program(name: &str) -> PathBuf {
     find_program(name).unwrap_or_else(|| panic!("`{name}` is not installed: {SETUP_HINT}"))
 }
@@ -431,23 +423,10 @@ impl Drop for Cluster {
 // ---------------------------------------------------------------------------
 // Data and graft.
 
-fn graft_home() -> PathBuf {
-    match std::env::var_os("GRAFT_HOME").filter(|v| !v.is_empty()) {
-        Some(h) => PathBuf::from(h),
-        None => std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
-            })
-            .join("graft"),
-    }
-}
-
 /// Copies `per_class` Fashion-MNIST test PNGs per class into `dest/CLASS/` when
 /// `cargo xtask setup` wrote them, else writes synthetic images; returns the count.
 fn write_corpus(dest: &Path, per_class: usize) -> usize {
-    let fashion = graft_home().join("data/fashion-mnist/test");
+    let fashion = home().join("data/fashion-mnist/test");
     let mut classes: Vec<PathBuf> = std::fs::read_dir(&fashion)
         .map(|d| {
             d.flatten()
@@ -513,7 +492,7 @@ fn sbatch(
     let mut cmd = cluster.cmd("sbatch");
     cmd.current_dir(dir)
         .env("GRAFT", env!("CARGO_BIN_EXE_graft"))
-        .env("GRAFT_HOME", graft_home())
+        .env("GRAFT_HOME", home())
         .env("GRAFT_DEVICE", "cpu")
         .env("GRAFT_EXTRA_ARGS", extra_graft_args)
         .args([

@@ -22,6 +22,7 @@
 //! graft runs with its defaults.
 //! A missing script or requirements file skips the rows that need it, with a note.
 
+use graft_cache::GraftHome;
 use std::{
     fs,
     io::Read,
@@ -37,7 +38,7 @@ use serde_json::{json, Value};
 use crate::{
     fashion, npy,
     setup::{self, DataOptions, Step},
-    util::{self, Home},
+    util,
 };
 
 /// Options of `cargo xtask bench`.
@@ -57,7 +58,7 @@ const IMAGE_MODEL: &str = "efficientnet-lite0";
 const TEXT_MODEL: &str = "all-minilm-l6-v2";
 
 /// Runs the benchmarks.
-pub fn run(home: &Home, opts: Options) -> Result<()> {
+pub fn run(home: &GraftHome, opts: Options) -> Result<()> {
     setup::run(
         home,
         &[Step::System, Step::Graft, Step::Fashion, Step::Text],
@@ -116,7 +117,7 @@ struct Row {
 }
 
 struct Bench<'a> {
-    home: &'a Home,
+    home: &'a GraftHome,
     /// The venv's Python, when the requirements exist.
     python: Option<PathBuf>,
     threads: usize,
@@ -447,7 +448,7 @@ fn print_table(rows: &[Row]) {
 
 /// The benchmark venv's Python, created and brought in line with the requirements file
 /// when needed; `None` when the requirements file does not exist.
-fn bench_python(home: &Home) -> Result<Option<PathBuf>> {
+fn bench_python(home: &GraftHome) -> Result<Option<PathBuf>> {
     let requirements = util::project_root().join("xtask/python/requirements-bench.txt");
     if !requirements.is_file() {
         util::step(
@@ -458,7 +459,7 @@ fn bench_python(home: &Home) -> Result<Option<PathBuf>> {
     }
     let wanted = fs::read_to_string(&requirements)
         .with_context(|| format!("cannot read {}", requirements.display()))?;
-    let venv = home.bench_venv();
+    let venv = home.root().join("bench-venv");
     let python = venv.join("bin").join("python");
     let stamp = venv.join(".graft-requirements.txt");
     let works = || util::succeeds(Command::new(&python).args(["-c", "import sys"]));

@@ -3,11 +3,12 @@
 //! data set): embed train and test, a few-shot learning curve, and a trained head with its
 //! baseline. Every command is printed before it runs; the first failure stops the demo.
 
+use graft_cache::GraftHome;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use crate::util::{self, Home};
+use crate::util;
 
 /// Shot counts of the learning curves.
 const SHOTS: &str = "1,2,5,10,20,50,all";
@@ -26,7 +27,7 @@ struct Story {
 }
 
 /// Runs both stories (setup must have run) and prints where the results are.
-pub fn run(home: &Home) -> Result<()> {
+pub fn run(home: &GraftHome) -> Result<()> {
     let data = home.data();
     let text_train = data.join("text").join("train.jsonl");
     let stories = [
@@ -74,7 +75,7 @@ pub fn run(home: &Home) -> Result<()> {
     Ok(())
 }
 
-fn run_story(home: &Home, runs: &Path, story: &Story) -> Result<Vec<(String, PathBuf)>> {
+fn run_story(home: &GraftHome, runs: &Path, story: &Story) -> Result<Vec<(String, PathBuf)>> {
     let name = story.name;
     let train_features = runs.join(format!("{name}-train"));
     let test_features = runs.join(format!("{name}-test"));

@@ -8,6 +8,7 @@
 //! The package is fetched with `apt-get download` + `dpkg-deb -x` (no root needed) unless it
 //! is installed; its four `.gz` files are kept under `downloads/fashion-mnist/`.
 
+use graft_cache::GraftHome;
 use std::{
     fs,
     io::Read,
@@ -17,7 +18,7 @@ use std::{
 
 use anyhow::{bail, ensure, Context, Result};
 
-use crate::util::{self, Home};
+use crate::util;
 
 /// Fashion-MNIST's class names in label order, with `/` replaced (T-shirt/top).
 pub const CLASS_NAMES: [&str; 10] = [
@@ -67,7 +68,12 @@ pub const TEST: Split = Split {
 
 /// Makes sure `data/<name>/` holds `per_class` images per class (0 = all) of each split,
 /// rebuilding it when it is missing, incomplete or was made with other settings.
-pub fn ensure_subset(home: &Home, name: &str, per_class: usize, splits: &[Split]) -> Result<()> {
+pub fn ensure_subset(
+    home: &GraftHome,
+    name: &str,
+    per_class: usize,
+    splits: &[Split],
+) -> Result<()> {
     let dest = home.data().join(name);
     let marker = dest.join(".complete");
     let split_names: Vec<&str> = splits.iter().map(|s| s.name).collect();
@@ -226,7 +232,7 @@ fn has_all_sources(dir: &Path) -> bool {
 
 /// The folder holding the four `.gz` files: the installed package, an earlier download,
 /// or a fresh `apt-get download`.
-fn source_dir(home: &Home) -> Result<PathBuf> {
+fn source_dir(home: &GraftHome) -> Result<PathBuf> {
     let installed = Path::new("/").join(PACKAGE_DIR);
     if has_all_sources(&installed) {
         return Ok(installed);

@@ -23,10 +23,9 @@ mod util;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::{
-    setup::{DataOptions, Step},
-    util::Home,
-};
+use graft_cache::GraftHome;
+
+use crate::setup::{DataOptions, Step};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -99,7 +98,7 @@ impl From<&DataArgs> for DataOptions {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let home = Home::from_env()?;
+    let home = GraftHome::from_env();
     match &cli.command {
         Cmd::Setup { only, data } => {
             let steps = if only.is_empty() {
@@ -135,7 +134,7 @@ fn main() -> Result<()> {
 }
 
 /// `cargo xtask test`: runtime, models and photos, then the workspace's tests in release.
-fn test(home: &Home, args: &[String]) -> Result<()> {
+fn test(home: &GraftHome, args: &[String]) -> Result<()> {
     let steps = [Step::System, Step::Graft, Step::Photos];
     setup::run(home, &steps, DataOptions::default())?;
     let mut cmd = util::cargo(home);

@@ -4,12 +4,13 @@
 //!
 //! Output: `data/photos/{chelsea.png,coffee.png,rocket.jpg}`.
 
+use graft_cache::GraftHome;
 use std::{fs, io::Read, path::PathBuf};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::util::{self, Home};
+use crate::util;
 
 /// The scikit-image release the photos are taken from.
 pub const SKIMAGE_VERSION: &str = "0.22.0";
@@ -49,7 +50,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Makes sure `data/photos/` holds the three photos with the expected contents.
-pub fn ensure(home: &Home) -> Result<()> {
+pub fn ensure(home: &GraftHome) -> Result<()> {
     let dest = home.data().join("photos");
     let intact = PHOTOS.iter().all(|(_, name, sha)| {
         fs::read(dest.join(name)).is_ok_and(|bytes| sha256_hex(&bytes) == *sha)
@@ -115,7 +116,7 @@ pub fn ensure(home: &Home) -> Result<()> {
 }
 
 /// The scikit-image wheel under `downloads/`, downloaded with pip when absent.
-fn download_wheel(home: &Home) -> Result<PathBuf> {
+fn download_wheel(home: &GraftHome) -> Result<PathBuf> {
     match util::find_download(home, SKIMAGE_WHEEL_PREFIX, ".whl")? {
         Some(wheel) => Ok(wheel),
         None => util::pip_download(

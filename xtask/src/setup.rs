@@ -2,14 +2,12 @@
 //! tests. Each step is idempotent, prints one line when there is nothing to do, and fails
 //! with a non-zero exit when it cannot do its job.
 
+use graft_cache::GraftHome;
 use std::{fmt, path::PathBuf, process::Command, str::FromStr};
 
 use anyhow::{bail, Result};
 
-use crate::{
-    fashion,
-    util::{self, Home},
-};
+use crate::{fashion, util};
 
 /// Debian packages the export recipes and the Python helpers need.
 const SYSTEM_PACKAGES: [&str; 3] = ["python3-torch", "python3-venv", "python3-pip"];
@@ -115,7 +113,7 @@ impl Default for DataOptions {
 }
 
 /// Runs `steps` in their canonical order.
-pub fn run(home: &Home, steps: &[Step], data: DataOptions) -> Result<()> {
+pub fn run(home: &GraftHome, steps: &[Step], data: DataOptions) -> Result<()> {
     util::step("home", home.root().display());
     for step in Step::ALL.into_iter().filter(|s| steps.contains(s)) {
         match step {
@@ -244,12 +242,12 @@ fn succeeds_python(code: &str) -> bool {
 }
 
 /// Builds the release `graft` binary.
-pub fn build_graft(home: &Home) -> Result<()> {
+pub fn build_graft(home: &GraftHome) -> Result<()> {
     util::run(util::cargo(home).args(["build", "--release", "-p", "graft-cli"]))
 }
 
 /// Step 2: the release binary, ONNX Runtime and the models (graft skips what it has).
-pub fn graft(home: &Home) -> Result<()> {
+pub fn graft(home: &GraftHome) -> Result<()> {
     build_graft(home)?;
     util::run(util::graft(home)?.arg("setup"))?;
     for model in MODELS {

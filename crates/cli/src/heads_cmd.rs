@@ -137,6 +137,9 @@ pub struct EvalArgs {
     /// Task whose labels to use (default: the head's task).
     #[arg(long)]
     task: Option<String>,
+    /// Also write each row's prediction here (CSV like `graft predict`; JSONL for `.jsonl`).
+    #[arg(long)]
+    predictions: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -214,6 +217,11 @@ pub fn eval(a: EvalArgs) -> Result<u8> {
         labels: LabelSource::new(a.task, a.labels)?,
     })
     .with_context(|| format!("evaluating {}", head.display()))?;
+    if let Some(path) = &a.predictions {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        graft_heads::write_predictions(file, format_of(path), &report.ids, &report.predictions)?;
+    }
     if a.json {
         println!("{}", serde_json::to_string(&report.report)?);
     } else {
@@ -262,4 +270,13 @@ pub fn predict(a: PredictArgs, ort_lib: Option<PathBuf>) -> Result<u8> {
     } else {
         crate::EXIT_SOME_FAILED
     })
+}
+
+/// JSONL for a `.jsonl` path, CSV otherwise.
+fn format_of(path: &std::path::Path) -> PredictionFormat {
+    if path.extension().is_some_and(|e| e == "jsonl") {
+        PredictionFormat::Jsonl
+    } else {
+        PredictionFormat::Csv
+    }
 }

@@ -4,104 +4,25 @@
 //! matching `If-None-Match`, and the hub's `404`/`401` answers. Nothing leaves the loopback.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, Once};
-use std::thread::JoinHandle;
 
 use graft_embed::{hub_download as download, HubOptions};
-use sha2::{Digest, Sha256};
-use tiny_http::{Header, Method, Request, Response, Server};
+use graft_testkit::{FakeFile, FakeHub};
 
 const REPO: &str = "graft-test/tiny-model";
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 const TOKEN: &str = "hf_graft_test_token";
 
-/// One file of the fake repo.
-struct FakeFile {
-    path: &'static str,
-    bytes: Vec<u8>,
-    /// sha256 of the bytes: the blob name hf-hub keys its cache on.
-    etag: String,
-    /// Served like an LFS file: a 302 to the "CDN" carrying `X-Linked-*` headers.
-    lfs: bool,
+fn start_hub() -> FakeHub {
+    FakeHub::start(REPO, COMMIT, files(), Some(TOKEN))
 }
 
-/// A fake hub serving `REPO` on 127.0.0.1; stops when dropped.
-struct FakeHub {
-    server: Arc<Server>,
-    endpoint: String,
-    /// `METHOD url` of each request, plus ` auth` when it carried the expected token.
-    log: Arc<Mutex<Vec<String>>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Drop for FakeHub {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+fn options(hub: &FakeHub, cache_dir: &Path, offline: bool) -> HubOptions {
+    HubOptions {
+        endpoint: Some(hub.endpoint.clone()),
+        cache_dir: cache_dir.to_path_buf(),
+        offline,
+        token: Some(TOKEN.to_string()),
     }
-}
-
-impl FakeHub {
-    fn start() -> FakeHub {
-        keep_loopback_off_proxies();
-        let server = Arc::new(Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let port = server.server_addr().to_ip().expect("an IP listener").port();
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let files = Arc::new(files());
-        let thread = {
-            let (server, endpoint, log) = (server.clone(), endpoint.clone(), log.clone());
-            std::thread::spawn(move || {
-                for request in server.incoming_requests() {
-                    serve(request, &endpoint, &files, &log);
-                }
-            })
-        };
-        FakeHub {
-            server,
-            endpoint,
-            log,
-            thread: Some(thread),
-        }
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn options(&self, cache_dir: &Path, offline: bool) -> HubOptions {
-        HubOptions {
-            endpoint: Some(self.endpoint.clone()),
-            cache_dir: cache_dir.to_path_buf(),
-            offline,
-            token: Some(TOKEN.to_string()),
-        }
-    }
-}
-
-/// If the environment sets a proxy, make sure requests to the loopback server bypass it.
-fn keep_loopback_off_proxies() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let proxied = [
-            "HTTP_PROXY",
-            "http_proxy",
-            "HTTPS_PROXY",
-            "https_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-        ]
-        .iter()
-        .any(|k| std::env::var_os(k).is_some());
-        if proxied {
-            for key in ["NO_PROXY", "no_proxy"] {
-                let old = std::env::var(key).unwrap_or_default();
-                std::env::set_var(key, format!("{old},127.0.0.1,localhost"));
-            }
-        }
-    });
 }
 
 /// 100 KB of deterministic pseudo-random bytes.
@@ -118,107 +39,14 @@ fn model_bytes() -> Vec<u8> {
 }
 
 fn files() -> Vec<FakeFile> {
-    let file = |path, bytes: Vec<u8>, lfs| FakeFile {
-        path,
-        etag: hex::encode(Sha256::digest(&bytes)),
-        bytes,
-        lfs,
-    };
     vec![
-        file("onnx/model.onnx", model_bytes(), true),
-        file(
+        FakeFile::bytes("onnx/model.onnx", model_bytes(), true),
+        FakeFile::bytes(
             "tokenizer.json",
             br#"{"version":"1.0","model":{"type":"WordPiece","vocab":{"[UNK]":0}}}"#.to_vec(),
             false,
         ),
     ]
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("valid header")
-}
-
-fn request_header(request: &Request, name: &'static str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str().to_string())
-}
-
-/// Answers one request the way huggingface.co does for a public model repo.
-fn serve(request: Request, endpoint: &str, files: &[FakeFile], log: &Mutex<Vec<String>>) {
-    let url = request.url().to_string();
-    let authed =
-        request_header(&request, "Authorization").as_deref() == Some(&format!("Bearer {TOKEN}"));
-    log.lock().unwrap().push(format!(
-        "{} {url}{}",
-        request.method(),
-        if authed { " auth" } else { "" }
-    ));
-    let method_ok = matches!(request.method(), Method::Head | Method::Get);
-    let commit = header("X-Repo-Commit", COMMIT);
-
-    // The "CDN" an LFS file redirects to.
-    if let Some(etag) = url.strip_prefix("/cdn/") {
-        let response = match files.iter().find(|f| f.etag == etag) {
-            Some(f) if method_ok => {
-                Response::from_data(f.bytes.clone()).with_chunked_threshold(usize::MAX)
-            }
-            _ => Response::from_data(Vec::new()).with_status_code(404),
-        };
-        let _ = request.respond(response);
-        return;
-    }
-
-    // /{owner}/{name}/resolve/{revision}/{path}
-    let parts: Vec<&str> = url.trim_start_matches('/').splitn(5, '/').collect();
-    let response = match parts.as_slice() {
-        [owner, name, "resolve", revision, path] if method_ok => {
-            if format!("{owner}/{name}") != REPO {
-                // The hub answers 401 for repos that do not exist (or are private).
-                Response::from_data(Vec::new())
-                    .with_status_code(401)
-                    .with_header(header("X-Error-Code", "RepoNotFound"))
-                    .with_header(header("X-Error-Message", "Repository not found"))
-            } else if *revision != "main" && *revision != COMMIT {
-                Response::from_data(Vec::new())
-                    .with_status_code(404)
-                    .with_header(header("X-Error-Code", "RevisionNotFound"))
-            } else if let Some(f) = files.iter().find(|f| f.path == *path) {
-                let quoted = format!("\"{}\"", f.etag);
-                if request_header(&request, "If-None-Match").as_deref() == Some(quoted.as_str()) {
-                    Response::from_data(Vec::new())
-                        .with_status_code(304)
-                        .with_header(commit)
-                        .with_header(header("ETag", &quoted))
-                } else if f.lfs {
-                    // Like the hub: HEAD/GET on an LFS file is a 302 to the CDN; the linked
-                    // headers carry the blob's etag and size.
-                    Response::from_data(Vec::new())
-                        .with_status_code(302)
-                        .with_header(commit)
-                        .with_header(header("Location", &format!("{endpoint}/cdn/{}", f.etag)))
-                        .with_header(header("ETag", "\"pointer-file-etag\""))
-                        .with_header(header("X-Linked-Etag", &quoted))
-                        .with_header(header("X-Linked-Size", &f.bytes.len().to_string()))
-                } else {
-                    Response::from_data(f.bytes.clone())
-                        .with_chunked_threshold(usize::MAX)
-                        .with_header(commit)
-                        .with_header(header("ETag", &quoted))
-                }
-            } else {
-                Response::from_data(Vec::new())
-                    .with_status_code(404)
-                    .with_header(commit)
-                    .with_header(header("X-Error-Code", "EntryNotFound"))
-                    .with_header(header("X-Error-Message", "Entry not found"))
-            }
-        }
-        _ => Response::from_data(Vec::new()).with_status_code(404),
-    };
-    let _ = request.respond(response);
 }
 
 fn names(files: &[&str]) -> Vec<String> {
@@ -227,12 +55,12 @@ fn names(files: &[&str]) -> Vec<String> {
 
 #[test]
 fn downloads_into_the_cache_then_serves_offline() {
-    let hub = FakeHub::start();
+    let hub = start_hub();
     let cache = tempfile::tempdir().unwrap();
     let wanted = names(&["onnx/model.onnx", "tokenizer.json"]);
     let expected = files();
 
-    let paths = download(&hub.options(cache.path(), false), REPO, "main", &wanted).unwrap();
+    let paths = download(&options(&hub, cache.path(), false), REPO, "main", &wanted).unwrap();
     assert_eq!(paths.len(), 2);
     for (path, file) in paths.iter().zip(&expected) {
         assert!(
@@ -241,14 +69,14 @@ fn downloads_into_the_cache_then_serves_offline() {
             path.display()
         );
         assert!(
-            path.ends_with(file.path),
+            path.ends_with(&file.path),
             "{} is not {}",
             path.display(),
             file.path
         );
         assert_eq!(
             std::fs::read(path).unwrap(),
-            file.bytes,
+            file.read(),
             "{} differs",
             file.path
         );
@@ -270,7 +98,7 @@ fn downloads_into_the_cache_then_serves_offline() {
     assert!(online.contains(&format!("GET /{REPO}/resolve/main/tokenizer.json auth")));
 
     // Offline: same files from the cache, no request at all, by branch or by commit.
-    let offline = hub.options(cache.path(), true);
+    let offline = options(&hub, cache.path(), true);
     assert_eq!(download(&offline, REPO, "main", &wanted).unwrap(), paths);
     assert_eq!(download(&offline, REPO, COMMIT, &wanted).unwrap(), paths);
     assert_eq!(
@@ -279,12 +107,12 @@ fn downloads_into_the_cache_then_serves_offline() {
         "offline touched the network"
     );
     for (path, file) in paths.iter().zip(&expected) {
-        assert_eq!(std::fs::read(path).unwrap(), file.bytes);
+        assert_eq!(std::fs::read(path).unwrap(), file.read());
     }
 
     // Online again: a conditional HEAD per file (answered 304), nothing downloaded twice.
     assert_eq!(
-        download(&hub.options(cache.path(), false), REPO, "main", &wanted).unwrap(),
+        download(&options(&hub, cache.path(), false), REPO, "main", &wanted).unwrap(),
         paths
     );
     let again = &hub.requests()[online.len()..];
@@ -294,11 +122,11 @@ fn downloads_into_the_cache_then_serves_offline() {
 
 #[test]
 fn a_missing_file_is_an_error_naming_it() {
-    let hub = FakeHub::start();
+    let hub = start_hub();
     let cache = tempfile::tempdir().unwrap();
     let wanted = names(&["tokenizer.json", "onnx/missing.onnx"]);
 
-    let err = download(&hub.options(cache.path(), false), REPO, "main", &wanted).unwrap_err();
+    let err = download(&options(&hub, cache.path(), false), REPO, "main", &wanted).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("onnx/missing.onnx"), "{msg}");
     assert!(msg.contains(REPO), "{msg}");
@@ -306,7 +134,7 @@ fn a_missing_file_is_an_error_naming_it() {
 
     // The 404 is remembered: offline, the cache says the file does not exist upstream.
     let err = download(
-        &hub.options(cache.path(), true),
+        &options(&hub, cache.path(), true),
         REPO,
         "main",
         &names(&["onnx/missing.onnx"]),
@@ -317,11 +145,11 @@ fn a_missing_file_is_an_error_naming_it() {
 
 #[test]
 fn offline_with_an_empty_cache_is_an_error() {
-    let hub = FakeHub::start();
+    let hub = start_hub();
     let cache = tempfile::tempdir().unwrap();
 
     let err = download(
-        &hub.options(cache.path(), true),
+        &options(&hub, cache.path(), true),
         REPO,
         "main",
         &names(&["onnx/model.onnx"]),
@@ -342,9 +170,9 @@ fn offline_with_an_empty_cache_is_an_error() {
 
 #[test]
 fn unknown_repo_and_bad_arguments_are_errors() {
-    let hub = FakeHub::start();
+    let hub = start_hub();
     let cache = tempfile::tempdir().unwrap();
-    let opts = hub.options(cache.path(), false);
+    let opts = options(&hub, cache.path(), false);
 
     let err = download(
         &opts,

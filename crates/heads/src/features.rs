@@ -1,6 +1,6 @@
 //! A feature cache opened for heads: its rows, item records and labels.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use graft_cache::{Cache, ItemRecord, ModelStamp};
@@ -36,6 +36,33 @@ impl LabelSource {
             (None, Some(f)) => Ok(LabelSource::File(f)),
         }
     }
+}
+
+/// The id -> label map of `source`'s labels file (`None` for labels in the items), checked
+/// to name only ids that one of `sets` holds.
+pub fn labels_file(
+    source: &LabelSource,
+    sets: &[&FeatureSet],
+) -> Result<Option<HashMap<String, String>>> {
+    let LabelSource::File(f) = source else {
+        return Ok(None);
+    };
+    let map = graft_cache::read_labels_file(f)?;
+    let known: HashSet<&str> = sets
+        .iter()
+        .flat_map(|s| s.items.iter().map(|i| i.id.as_str()))
+        .collect();
+    let unknown: Vec<&String> = map.keys().filter(|k| !known.contains(k.as_str())).collect();
+    if let Some(first) = unknown.first() {
+        let caches: Vec<String> = sets.iter().map(|s| s.dir().display().to_string()).collect();
+        return Err(HeadError::UnknownIds {
+            file: f.clone(),
+            cache: PathBuf::from(caches.join(" or ")),
+            count: unknown.len(),
+            example: (*first).clone(),
+        });
+    }
+    Ok(Some(map))
 }
 
 /// The labelled rows of a cache for one task.
@@ -140,28 +167,20 @@ impl FeatureSet {
     /// Rows with a label for `task` (or from `source`'s labels file). A labels file naming
     /// ids the cache lacks, or no labelled row at all, is an error.
     pub fn labelled(&self, source: &LabelSource, task: Option<&str>) -> Result<LabelledRows> {
-        let from_file = match source {
-            LabelSource::File(f) => {
-                let map = graft_cache::read_labels_file(f)?;
-                let known: HashSet<&str> = self.items.iter().map(|i| i.id.as_str()).collect();
-                let unknown: Vec<&String> =
-                    map.keys().filter(|k| !known.contains(k.as_str())).collect();
-                if let Some(first) = unknown.first() {
-                    return Err(HeadError::UnknownIds {
-                        file: f.clone(),
-                        cache: self.dir().to_path_buf(),
-                        count: unknown.len(),
-                        example: (*first).clone(),
-                    });
-                }
-                Some(map)
-            }
-            LabelSource::Task(_) => None,
-        };
+        let map = labels_file(source, &[self])?;
+        self.labelled_with(map.as_ref(), task)
+    }
+
+    /// Rows with a label in `map` (id -> label), or for `task` in the items without one.
+    pub fn labelled_with(
+        &self,
+        map: Option<&HashMap<String, String>>,
+        task: Option<&str>,
+    ) -> Result<LabelledRows> {
         let mut rows = Vec::new();
         let mut labels = Vec::new();
         for (r, item) in self.items.iter().enumerate() {
-            let label = match &from_file {
+            let label = match map {
                 Some(map) => map.get(&item.id).map(String::as_str),
                 None => item.label_for(task),
             };

@@ -215,7 +215,9 @@ impl Head {
             .collect())
     }
 
-    /// Evaluates on a labelled set whose class list must equal the head's.
+    /// Evaluates on a labelled set whose class list must equal the head's. Predicted
+    /// classes come from [`Classifier::predict`] (k-NN breaks vote ties by similarity, not
+    /// by column order), probabilities from [`Classifier::predict_proba`].
     pub fn evaluate(&self, ds: &Dataset) -> Result<Report> {
         if ds.classes != self.classes {
             return Err(HeadError::InvalidParameter(format!(
@@ -224,13 +226,8 @@ impl Head {
             )));
         }
         let proba = self.predict_proba(ds.x.view())?;
-        if self.kind() == HeadKind::Knn {
-            // k-NN breaks vote ties by similarity, not by column order.
-            let pred = self.predict(ds.x.view())?;
-            Report::from_proba_and_predictions(&ds.y, proba.view(), &pred, &self.classes)
-        } else {
-            Report::from_proba(&ds.y, proba.view(), &self.classes)
-        }
+        let pred = self.predict(ds.x.view())?;
+        Report::from_proba_and_predictions(&ds.y, proba.view(), &pred, &self.classes)
     }
 
     fn validate(&self) -> Result<()> {

@@ -13,7 +13,7 @@ use crate::centroid::CentroidParams;
 use crate::curve::{learning_curve, plot_svg, CurvePoint, Shots};
 use crate::dataset::Dataset;
 use crate::error::{HeadError, ParamError, Result};
-use crate::features::{FeatureSet, LabelSource, LabelledRows};
+use crate::features::{labels_file, FeatureSet, LabelSource, LabelledRows};
 use crate::head::{Classifier, HeadFile, HeadKind, HeadParams, HeadValidParams};
 use crate::knn::KnnParams;
 use crate::logistic::{ClassWeight, LogisticParams};
@@ -225,14 +225,17 @@ pub fn train(cfg: &TrainConfig) -> Result<TrainReport> {
     };
     let tasks = train.tasks_of(&cfg.labels);
     let several = tasks.len() > 1;
+    // A labels file may label the evaluation cache's rows too.
+    let sets: Vec<&FeatureSet> = std::iter::once(&train).chain(eval.as_ref()).collect();
+    let map = labels_file(&cfg.labels, &sets)?;
     let mut results = Vec::new();
     for task in &tasks {
-        let labelled = train.labelled(&cfg.labels, task.as_deref())?;
+        let labelled = train.labelled_with(map.as_ref(), task.as_deref())?;
         let full = train.dataset(&labelled, None)?;
         // Evaluation rows: another cache, or a stratified split of this one.
         let (train_idx, eval_set, eval_rows) = match (&eval, &cfg.eval) {
             (Some(e), _) => {
-                let er = e.labelled(&LabelSource::Task(task.clone()), task.as_deref())?;
+                let er = e.labelled_with(map.as_ref(), task.as_deref())?;
                 ((0..labelled.rows.len()).collect::<Vec<_>>(), e, er)
             }
             (None, EvalSource::Split(fraction)) => {
@@ -429,8 +432,9 @@ pub fn curve(cfg: &CurveConfig) -> Result<CurveReport> {
         LabelSource::Task(t) => t.clone(),
         LabelSource::File(_) => None,
     };
-    let rows = train.labelled(&cfg.labels, task.as_deref())?;
-    let erows = eval.labelled(&LabelSource::Task(task.clone()), task.as_deref())?;
+    let map = labels_file(&cfg.labels, &[&train, &eval])?;
+    let rows = train.labelled_with(map.as_ref(), task.as_deref())?;
+    let erows = eval.labelled_with(map.as_ref(), task.as_deref())?;
     let tr = train.dataset(&rows, None)?;
     let ev = eval.dataset(&erows, Some(&tr.classes))?;
     let min_class = tr.min_class_count();
@@ -543,6 +547,11 @@ pub struct EvalReport {
     pub features: PathBuf,
     /// The evaluation.
     pub report: Report,
+    /// Ids of the evaluated rows.
+    pub ids: Vec<String>,
+    /// The head's prediction for each row.
+    #[serde(skip)]
+    pub predictions: Predictions,
 }
 
 /// Evaluates a head file on a labelled cache; features of another backbone, model file or
@@ -558,11 +567,23 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
     };
     let rows = set.labelled(&cfg.labels, task.as_deref())?;
     let ds = set.dataset(&rows, Some(&head.classes))?;
-    let report = head.evaluate(&ds)?;
+    let predictions = predict(&head, ds.x.view())?;
+    let report = Report::from_proba_and_predictions(
+        &ds.y,
+        predictions.proba.view(),
+        &predictions.predicted,
+        &head.classes,
+    )?;
     Ok(EvalReport {
         head: cfg.head.clone(),
         features: cfg.features.clone(),
         report,
+        ids: rows
+            .rows
+            .iter()
+            .map(|&r| set.items()[r].id.clone())
+            .collect(),
+        predictions,
     })
 }
 

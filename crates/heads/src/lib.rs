@@ -55,7 +55,7 @@ pub use centroid::{CentroidModel, CentroidParams, CentroidValidParams};
 pub use curve::{learning_curve, plot_svg, CurvePoint, Shots};
 pub use dataset::{check_finite, ClassTargets, Dataset, Fold};
 pub use error::{HeadError, ParamError, Result};
-pub use features::{FeatureSet, LabelSource, LabelledRows};
+pub use features::{labels_file, FeatureSet, LabelSource, LabelledRows};
 pub use head::{
     Classifier, FittedHead, Head, HeadFile, HeadKind, HeadParams, HeadValidParams, Model,
     Provenance, TrainingMetrics, HEAD_FORMAT_VERSION,
