@@ -251,3 +251,157 @@ fn setup_without_pip_names_the_fix() {
         "{s}"
     );
 }
+
+/// Writes small ONNX models with PyTorch (Debian's, as the export recipe uses) into `dir`:
+/// `fixed.onnx` (batch fixed at 2), `nan.onnx` (outputs log of negative values = NaN) and
+/// `scalar.onnx` (a rank-1 output), each taking a [n, 3, 32, 32] image.
+fn odd_models(dir: &std::path::Path) {
+    let script = r#"
+import sys, torch
+d = sys.argv[1]
+class Pool(torch.nn.Module):
+    def forward(self, x): return x.mean(dim=(2, 3))
+class Nan(torch.nn.Module):
+    def forward(self, x): return torch.log(-1.0 - x.abs().mean(dim=(2, 3)))
+class Scalar(torch.nn.Module):
+    def forward(self, x): return x.mean(dim=(1, 2, 3))
+x = torch.zeros(2, 3, 32, 32)
+dyn = {"input": {0: "n"}, "out": {0: "n"}}
+torch.onnx.export(Pool(), (x,), d + "/fixed.onnx", input_names=["input"], output_names=["out"], opset_version=13)
+torch.onnx.export(Nan(), (x,), d + "/nan.onnx", input_names=["input"], output_names=["out"], dynamic_axes=dyn, opset_version=13)
+torch.onnx.export(Scalar(), (x,), d + "/scalar.onnx", input_names=["input"], output_names=["out"], dynamic_axes=dyn, opset_version=13)
+"#;
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(dir)
+        .output()
+        .expect("python3 runs (cargo xtask setup installs python3-torch)");
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn added_onnx_models_embed_like_built_ins_and_bad_ones_are_refused() {
+    require_setup();
+    let home = scratch_home(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let in_home = |args: &[&str]| {
+        graft()
+            .env("GRAFT_HOME", home.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The real EfficientNet-Lite0 file, added under another name: its roles are found,
+    // and the proposed preprocessing (ImageNet eval crop, mean/std) gives the built-in's
+    // features exactly.
+    let lite = graft_testkit::home().join("models/efficientnet-lite0/model.onnx");
+    let out = in_home(&[
+        "models",
+        "add",
+        "my-lite",
+        "--onnx",
+        lite.to_str().unwrap(),
+        "--modality",
+        "image",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = text(&out);
+    assert!(s.contains("features") && s.contains("1280-d"), "{s}");
+    let list = text(&in_home(&["models", "list"]));
+    assert!(list.contains("my-lite") && list.contains("added"), "{list}");
+    let img = tmp.path().join("img");
+    write_images(&img, 2, 0);
+    let (mine, builtin) = (tmp.path().join("mine"), tmp.path().join("builtin"));
+    let a = embed_in(Some(home.path()), "my-lite", &mine, &[img.as_path()], &[]);
+    assert!(a.status.success(), "{}", text(&a));
+    let b = embed("efficientnet-lite0", &builtin, &[img.as_path()], &[]);
+    assert!(b.status.success(), "{}", text(&b));
+    assert!(max_abs_diff(&cache_rows(&mine), &cache_rows(&builtin)) < 1e-6);
+    // A second add under the same name is refused unless --force.
+    let again = in_home(&[
+        "models",
+        "add",
+        "my-lite",
+        "--onnx",
+        lite.to_str().unwrap(),
+        "--modality",
+        "image",
+    ]);
+    assert!(
+        !again.status.success() && text(&again).contains("--force"),
+        "{}",
+        text(&again)
+    );
+    // A text model without its tokenizer is refused, naming the flag.
+    let minilm = graft_testkit::home().join("models/all-minilm-l6-v2");
+    let out = in_home(&[
+        "models",
+        "add",
+        "my-text",
+        "--onnx",
+        minilm.join("model.onnx").to_str().unwrap(),
+        "--modality",
+        "text",
+    ]);
+    assert!(
+        !out.status.success() && text(&out).contains("--tokenizer"),
+        "{}",
+        text(&out)
+    );
+    // With it: the same sentence embeddings as the built-in MiniLM (mean pooling, L2).
+    let out = in_home(&[
+        "models",
+        "add",
+        "my-text",
+        "--onnx",
+        minilm.join("model.onnx").to_str().unwrap(),
+        "--modality",
+        "text",
+        "--tokenizer",
+        minilm.join("tokenizer.json").to_str().unwrap(),
+        "--pooling",
+        "mean",
+        "--normalize",
+        "--output",
+        "last_hidden_state",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let texts = write_topic_texts(&tmp.path().join("t.jsonl"));
+    let (mine, builtin) = (tmp.path().join("tmine"), tmp.path().join("tbuiltin"));
+    assert!(
+        embed_in(Some(home.path()), "my-text", &mine, &[texts.as_path()], &[])
+            .status
+            .success()
+    );
+    assert!(embed("all-minilm-l6-v2", &builtin, &[texts.as_path()], &[])
+        .status
+        .success());
+    assert!(max_abs_diff(&cache_rows(&mine), &cache_rows(&builtin)) < 1e-5);
+    // Models whose outputs do not fit are refused with the reason, and leave nothing.
+    odd_models(tmp.path());
+    for (file, reason) in [
+        ("fixed.onnx", "fixed batch of 2"),
+        ("nan.onnx", "non-finite"),
+        ("scalar.onnx", "no float output of shape"),
+    ] {
+        let onnx = tmp.path().join(file);
+        let out = in_home(&[
+            "models",
+            "add",
+            "odd",
+            "--onnx",
+            onnx.to_str().unwrap(),
+            "--modality",
+            "image",
+        ]);
+        assert!(
+            !out.status.success() && text(&out).contains(reason),
+            "{file} must be refused with `{reason}`: {}",
+            text(&out)
+        );
+        assert!(
+            !home.path().join("models/odd").exists(),
+            "{file} left a model behind"
+        );
+    }
+}

@@ -27,6 +27,7 @@
 //! # Ok::<(), graft_embed::EmbedError>(())
 //! ```
 
+mod add;
 mod backbone;
 mod device;
 mod download;
@@ -40,6 +41,7 @@ mod record;
 mod runtime;
 mod setup;
 
+pub use add::{add_model, inspect_onnx, AddModel, AddReport, OnnxInfo, TensorInfo};
 pub use backbone::{Backbone, LoadOptions};
 pub use device::{Device, GpuOptions, Provider, ProviderPlan, ShapeProfile};
 pub use error::{EmbedError, Result};

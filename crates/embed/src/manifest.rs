@@ -176,8 +176,12 @@ pub struct OnnxSpec {
     /// text section says) or [batch, dim, h, w] (global average pooled).
     pub output: String,
     /// An optional classifier output (e.g. ImageNet logits), used by checks.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logits: Option<String>,
+    /// Models kept beside their manifest (no sources): the ONNX file's SHA-256, checked at
+    /// every load (`graft models add` records it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 fn default_onnx_file() -> String {
@@ -360,7 +364,9 @@ impl ModelManifest {
         Self::parse(text, &format!("models/{name}.toml (built-in)"))
     }
 
-    /// `--model` resolution: a path to a `.toml` file, or a built-in name.
+    /// `--model` resolution: a path to a `.toml` file or a folder holding `graft.toml`, a
+    /// built-in name, or the name of a model added with `graft models add` (its folder in
+    /// Graft's home holds `graft.toml`).
     pub fn resolve(spec: &str) -> Result<Self> {
         let path = Path::new(spec);
         if spec.ends_with(".toml") || path.is_file() {
@@ -369,7 +375,31 @@ impl ModelManifest {
         if path.is_dir() && path.join("graft.toml").is_file() {
             return Self::from_file(&path.join("graft.toml"));
         }
-        Self::builtin(spec)
+        match Self::builtin(spec) {
+            Err(EmbedError::UnknownModel { name, known }) => {
+                let added = GraftHome::from_env().model_dir(spec).join("graft.toml");
+                if added.is_file() {
+                    return Self::from_file(&added);
+                }
+                Err(EmbedError::UnknownModel { name, known })
+            }
+            other => other,
+        }
+    }
+
+    /// Models added with `graft models add` to `home`, by name.
+    pub fn added(home: &GraftHome) -> Result<Vec<Self>> {
+        let dir = home.root().join("models");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut names: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path().join("graft.toml"))
+            .filter(|p| p.is_file())
+            .collect();
+        names.sort();
+        names.iter().map(|p| Self::from_file(p)).collect()
     }
 
     /// Every built-in manifest.

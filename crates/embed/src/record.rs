@@ -31,7 +31,18 @@ pub struct FetchRecord {
 pub fn verify_recorded(manifest: &ModelManifest, dir: &Path) -> Result<String> {
     let onnx = dir.join(&manifest.onnx.file);
     if manifest.local_dir.is_some() {
-        return sha256_file(&onnx);
+        let actual = sha256_file(&onnx)?;
+        if let Some(expected) = &manifest.onnx.sha256 {
+            if !expected.eq_ignore_ascii_case(&actual) {
+                return Err(EmbedError::Integrity {
+                    path: onnx,
+                    model: manifest.fetch_arg(),
+                    check: "sha256 recorded in its manifest".into(),
+                    detail: format!("expected {expected}, found {actual}"),
+                });
+            }
+        }
+        return Ok(actual);
     }
     checked_record(manifest, dir).map(|(sha, _)| sha)
 }

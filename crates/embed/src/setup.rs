@@ -64,7 +64,7 @@ pub struct ModelStatus {
     /// Its manifest.
     #[serde(skip)]
     pub manifest: ModelManifest,
-    /// Fetched and its files check out against the fetch record.
+    /// Fetched (built-in) or added; its files check out unless `problem` says otherwise.
     pub fetched: bool,
     /// Why a fetched model is not usable.
     pub problem: Option<String>,
@@ -72,29 +72,33 @@ pub struct ModelStatus {
     pub required: bool,
 }
 
-/// Every built-in model with whether it is fetched and usable in `home`.
+/// Every built-in model, then every model added to `home`, with whether it is fetched
+/// and usable.
 pub fn models_status(home: &GraftHome) -> Result<Vec<ModelStatus>> {
-    builtin_names()
+    let mut all = Vec::new();
+    for name in builtin_names() {
+        let manifest = ModelManifest::builtin(name)?;
+        let fetched = manifest.model_dir(home).join("fetched.json").is_file();
+        all.push((manifest, fetched, REQUIRED_MODELS.contains(&name)));
+    }
+    for manifest in ModelManifest::added(home)? {
+        all.push((manifest, true, false));
+    }
+    Ok(all
         .into_iter()
-        .map(|name| {
-            let manifest = ModelManifest::builtin(name)?;
-            let dir = manifest.model_dir(home);
-            let fetched = dir.join("fetched.json").is_file();
-            let problem = if fetched {
-                verify_recorded(&manifest, &dir)
-                    .err()
-                    .map(|e| e.to_string())
-            } else {
-                None
-            };
-            Ok(ModelStatus {
-                required: REQUIRED_MODELS.contains(&name),
+        .map(|(manifest, fetched, required)| {
+            let problem = fetched
+                .then(|| verify_recorded(&manifest, &manifest.model_dir(home)).err())
+                .flatten()
+                .map(|e| e.to_string());
+            ModelStatus {
                 manifest,
                 fetched,
                 problem,
-            })
+                required,
+            }
         })
-        .collect()
+        .collect())
 }
 
 /// What `graft doctor` found.
